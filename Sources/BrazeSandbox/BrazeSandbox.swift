@@ -1,0 +1,1 @@
+public enum BrazeSandboxInfo { public static let name = "BrazeSandbox" }

@@ -1,0 +1,44 @@
+import Hummingbird
+import Logging
+
+/// Everything `buildApplication` needs, so tests can inject a store, a clock and a port.
+public struct AppDependencies: Sendable {
+    public var config: ShopTrailConfig
+    public var store: any EventStore
+    public var clock: any WallClock
+    public var limits: CollectorLimits
+    public var logger: Logger
+
+    public init(config: ShopTrailConfig, store: any EventStore, clock: any WallClock = SystemClock(), limits: CollectorLimits = .init(), logger: Logger) {
+        self.config = config
+        self.store = store
+        self.clock = clock
+        self.limits = limits
+        self.logger = logger
+    }
+}
+
+/// Wires the router: collector, health. Later stages add their controllers here.
+public func buildRouter(_ deps: AppDependencies) -> Router<BasicRequestContext> {
+    let router = Router()
+    router.add(middleware: JSONErrorMiddleware())
+    HealthController(store: deps.store).addRoutes(to: router)
+    CollectorController(config: deps.config, store: deps.store, limits: deps.limits, clock: deps.clock, logger: deps.logger)
+        .addRoutes(to: router)
+    return router
+}
+
+/// Builds the ShopTrail HTTP application.
+public func buildApplication(
+    _ deps: AppDependencies,
+    host: String,
+    port: Int,
+    onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+) -> some ApplicationProtocol {
+    Application(
+        router: buildRouter(deps),
+        configuration: .init(address: .hostname(host, port: port), serverName: "ShopTrail"),
+        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },
+        logger: deps.logger
+    )
+}

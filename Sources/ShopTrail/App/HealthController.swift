@@ -1,0 +1,24 @@
+import Hummingbird
+import NIOCore
+
+/// `GET /healthz`: 200 when the store answers, 503 otherwise (for load balancers).
+public struct HealthController: Sendable {
+    public let store: any EventStore
+
+    public init(store: any EventStore) { self.store = store }
+
+    public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
+        router.get("/healthz") { _, _ -> Response in
+            do {
+                try await store.checkHealth()
+                return Self.json(.ok, #"{"status":"ok"}"#)
+            } catch {
+                return Self.json(.serviceUnavailable, #"{"status":"unavailable","error":"store_unavailable"}"#)
+            }
+        }
+    }
+
+    static func json(_ status: HTTPResponse.Status, _ body: String) -> Response {
+        Response(status: status, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: body)))
+    }
+}

@@ -1,0 +1,12 @@
+import Foundation
+
+/// The source of "now", injectable so tests can move time.
+public protocol WallClock: Sendable {
+    func now() -> EpochMillis
+}
+
+/// The system clock.
+public struct SystemClock: WallClock {
+    public init() {}
+    public func now() -> EpochMillis { EpochMillis((Date().timeIntervalSince1970 * 1000).rounded()) }
+}

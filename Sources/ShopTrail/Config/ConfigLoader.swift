@@ -1,0 +1,221 @@
+import Foundation
+import Yams
+
+/// A config problem, naming the key (and line) so an operator can fix it without reading code.
+public struct ConfigError: Error, Sendable, CustomStringConvertible {
+    public let key: String
+    public let message: String
+    public let line: Int?
+
+    public var description: String {
+        let place = line.map { " (line \($0))" } ?? ""
+        return key.isEmpty ? "\(message)\(place)" : "\(key)\(place): \(message)"
+    }
+}
+
+/// Reads `shoptrail.yml` strictly: unknown keys and invalid values fail with the key's name.
+public enum ConfigLoader {
+    public static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ShopTrailConfig {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ConfigError(key: "", message: "cannot read config file \(path): \(error.localizedDescription)", line: nil)
+        }
+        return try parse(yaml: text, origin: path, environment: environment)
+    }
+
+    public static func parse(yaml: String, origin: String, environment: [String: String]) throws -> ShopTrailConfig {
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: yaml)
+        } catch {
+            throw ConfigError(key: "", message: "not valid YAML: \(error)", line: nil)
+        }
+        guard let root else { throw ConfigError(key: "", message: "the config file is empty", line: nil) }
+        let top = try MappingReader(root, path: "", allowed: ["server", "shops"])
+        let env = environment
+
+        var server = ServerConfig(publicURL: "")
+        if let node = top.node("server") {
+            let s = try MappingReader(node, path: "server", allowed: ["public_url", "host", "port", "data_dir", "sqlite_synchronous"])
+            if let host = try s.string("host") { server.host = host }
+            if let port = try s.int("port") {
+                guard (0...65535).contains(port) else { throw s.error("port", "must be between 0 and 65535") }
+                server.port = port
+            }
+            if let dir = try s.string("data_dir") { server.dataDir = dir }
+            if let sync: SQLiteSynchronous = try s.enumeration("sqlite_synchronous") { server.sqliteSynchronous = sync }
+            if let url = try s.string("public_url") {
+                guard isHTTPURL(url) else { throw s.error("public_url", "must be an http:// or https:// URL, got '\(url)'") }
+                server.publicURL = url.hasSuffix("/") ? String(url.dropLast()) : url
+            }
+        }
+        if server.publicURL.isEmpty { server.publicURL = "http://\(server.host):\(server.port)" }
+
+        guard let shopsNode = top.node("shops") else {
+            throw ConfigError(key: "shops", message: "is required: list at least one shop", line: root.mark?.line)
+        }
+        guard let shopNodes = shopsNode.sequence, !shopNodes.isEmpty else {
+            throw ConfigError(key: "shops", message: "must be a non-empty list of shops", line: shopsNode.mark?.line)
+        }
+        var shops: [ShopConfig] = []
+        for (i, node) in shopNodes.enumerated() {
+            let path = "shops[\(i)]"
+            let m = try MappingReader(node, path: path, allowed: [
+                "domain", "write_key", "allowed_origins", "snippet_secret", "snippet_secret_env", "shopify", "braze",
+            ])
+            guard let domain = try m.string("domain") else { throw m.error("domain", "is required") }
+            guard isShopDomain(domain) else {
+                throw m.error("domain", "must be the shop's permanent *.myshopify.com domain in lower case, got '\(domain)'")
+            }
+            guard !shops.contains(where: { $0.domain == domain }) else { throw m.error("domain", "'\(domain)' is listed twice") }
+            guard let writeKey = try m.string("write_key") else { throw m.error("write_key", "is required") }
+            guard IncomingBatch.isIdentifier(writeKey, minLength: 4) else {
+                throw m.error("write_key", "must be 4 to 64 characters of A-Z a-z 0-9 _ -")
+            }
+            guard !shops.contains(where: { $0.writeKey == writeKey }) else { throw m.error("write_key", "is used by two shops") }
+            var origins = ["https://\(domain)"]
+            if let list = try m.stringList("allowed_origins") {
+                for origin in list where !isOrigin(origin) {
+                    throw m.error("allowed_origins", "'\(origin)' is not an origin like https://shop.example.com (scheme and host, no path)")
+                }
+                origins = list
+            }
+            let snippetSecret = try m.secret("snippet_secret", env: env)
+
+            var shopify = ShopifyConfig()
+            if let node = m.node("shopify") {
+                let s = try MappingReader(node, path: "\(path).shopify", allowed: ["api_secret", "api_secret_env"])
+                shopify.apiSecret = try s.secret("api_secret", env: env)
+            }
+
+            var braze = BrazeConfig()
+            if let node = m.node("braze") {
+                let b = try MappingReader(node, path: "\(path).braze", allowed: [
+                    "rest_endpoint", "api_key", "api_key_env", "external_id", "anonymous", "events",
+                ])
+                if let endpoint = try b.string("rest_endpoint") {
+                    guard isHTTPURL(endpoint) else { throw b.error("rest_endpoint", "must be an https:// URL like https://rest.fra-02.braze.eu, got '\(endpoint)'") }
+                    braze.restEndpoint = endpoint.hasSuffix("/") ? String(endpoint.dropLast()) : endpoint
+                }
+                braze.apiKey = try b.secret("api_key", env: env)
+                if braze.apiKey != nil, braze.restEndpoint == nil {
+                    throw b.error("rest_endpoint", "is required when api_key is set")
+                }
+                if let v: ExternalIdStrategy = try b.enumeration("external_id") { braze.externalId = v }
+                if let v: AnonymousMode = try b.enumeration("anonymous") { braze.anonymous = v }
+                if let v: EventNaming = try b.enumeration("events") { braze.events = v }
+            }
+            shops.append(ShopConfig(domain: domain, writeKey: writeKey, allowedOrigins: origins, snippetSecret: snippetSecret, shopify: shopify, braze: braze))
+        }
+        return ShopTrailConfig(server: server, shops: shops, origin: origin)
+    }
+
+    static func isShopDomain(_ s: String) -> Bool {
+        guard s.hasSuffix(".myshopify.com") else { return false }
+        let name = s.dropLast(".myshopify.com".count)
+        guard let first = name.utf8.first, first != UInt8(ascii: "-") else { return false }
+        return name.utf8.allSatisfy { ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == UInt8(ascii: "-") }
+    }
+
+    static func isHTTPURL(_ s: String) -> Bool {
+        guard let url = URL(string: s), let scheme = url.scheme, scheme == "http" || scheme == "https",
+              let host = url.host, !host.isEmpty
+        else { return false }
+        return true
+    }
+
+    /// `scheme://host[:port]` exactly, as browsers send in the `Origin` header.
+    static func isOrigin(_ s: String) -> Bool {
+        guard isHTTPURL(s), let url = URL(string: s) else { return false }
+        return url.path.isEmpty && url.query == nil && url.fragment == nil && !s.hasSuffix("/") && url.user == nil
+    }
+}
+
+/// A YAML mapping read with its key path, refusing keys it does not know.
+struct MappingReader {
+    let mapping: Node.Mapping
+    let path: String
+    let line: Int?
+
+    init(_ node: Node, path: String, allowed: Set<String>) throws {
+        guard let mapping = node.mapping else {
+            throw ConfigError(key: path.isEmpty ? "(top level)" : path, message: "must be a mapping of keys to values", line: node.mark?.line)
+        }
+        self.mapping = mapping
+        self.path = path
+        self.line = node.mark?.line
+        for (key, _) in mapping {
+            let name = key.string ?? "?"
+            if !allowed.contains(name) {
+                let known = allowed.sorted().joined(separator: ", ")
+                throw ConfigError(key: qualified(name), message: "unknown key (known here: \(known))", line: key.mark?.line)
+            }
+        }
+    }
+
+    func qualified(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+
+    func error(_ key: String, _ message: String) -> ConfigError {
+        ConfigError(key: qualified(key), message: message, line: node(key)?.mark?.line ?? line)
+    }
+
+    func node(_ key: String) -> Node? {
+        for (k, v) in mapping where k.string == key {
+            if v.null != nil { return nil }
+            return v
+        }
+        return nil
+    }
+
+    func string(_ key: String) throws -> String? {
+        guard let node = node(key) else { return nil }
+        guard let scalar = node.scalar else { throw error(key, "must be a single value, not a list or mapping") }
+        return scalar.string
+    }
+
+    func int(_ key: String) throws -> Int? {
+        guard let node = node(key) else { return nil }
+        guard let value = node.int else { throw error(key, "must be an integer, got '\(node.string ?? "?")'") }
+        return value
+    }
+
+    func stringList(_ key: String) throws -> [String]? {
+        guard let node = node(key) else { return nil }
+        guard let sequence = node.sequence else { throw error(key, "must be a list") }
+        return try sequence.map { item in
+            guard let s = item.scalar?.string else { throw error(key, "must be a list of strings") }
+            return s
+        }
+    }
+
+    func enumeration<T: RawRepresentable & CaseIterable>(_ key: String) throws -> T? where T.RawValue == String {
+        guard let text = try string(key) else { return nil }
+        guard let value = T(rawValue: text) else {
+            let allowed = T.allCases.map(\.rawValue).joined(separator: " | ")
+            throw error(key, "'\(text)' is not valid; use one of: \(allowed)")
+        }
+        return value
+    }
+
+    /// `key` inline or `key_env` naming an environment variable; never both.
+    func secret(_ key: String, env: [String: String]) throws -> Secret? {
+        let inline = try string(key)
+        let envName = try string(key + "_env")
+        switch (inline, envName) {
+        case (.some, .some):
+            throw error(key, "set either \(key) or \(key)_env, not both")
+        case (.some(let value), nil):
+            guard !value.isEmpty else { throw error(key, "must not be empty") }
+            return Secret(value)
+        case (nil, .some(let name)):
+            guard let value = env[name], !value.isEmpty else {
+                throw error(key + "_env", "environment variable \(name) is not set or empty")
+            }
+            return Secret(value)
+        case (nil, nil):
+            return nil
+        }
+    }
+}

@@ -1,0 +1,134 @@
+/// The whole configuration: server settings and the shops this instance serves.
+public struct ShopTrailConfig: Sendable {
+    public var server: ServerConfig
+    public var shops: [ShopConfig]
+    /// Where this came from (a file path, or the built-in demo), for the start-up banner.
+    public var origin: String
+
+    public init(server: ServerConfig, shops: [ShopConfig], origin: String) {
+        self.server = server
+        self.shops = shops
+        self.origin = origin
+    }
+
+    /// The shop whose public write key this is.
+    public func shop(writeKey: String) -> ShopConfig? {
+        shops.first { $0.writeKey == writeKey }
+    }
+
+    public func shop(domain: String) -> ShopConfig? {
+        shops.first { $0.domain == domain }
+    }
+
+    /// The built-in demo shop used when there is no config file.
+    public static func demo(host: String = "127.0.0.1", port: Int = 8080) -> ShopTrailConfig {
+        let publicURL = "http://\(host):\(port)"
+        return ShopTrailConfig(
+            server: ServerConfig(publicURL: publicURL, host: host, port: port),
+            shops: [
+                ShopConfig(
+                    domain: "demo.myshopify.com",
+                    writeKey: "pk_demo_1",
+                    allowedOrigins: ["https://demo.myshopify.com", "http://127.0.0.1:8080", "http://localhost:8080"],
+                    snippetSecret: Secret("demo-snippet-secret-not-for-production"),
+                    shopify: ShopifyConfig(apiSecret: Secret("demo-shopify-api-secret-not-for-production")),
+                    braze: BrazeConfig()
+                )
+            ],
+            origin: "built-in demo shop (no shoptrail.yml found)"
+        )
+    }
+}
+
+/// The `server:` section.
+public struct ServerConfig: Sendable, Equatable {
+    /// How browsers reach the collector (goes into the snippet).
+    public var publicURL: String
+    public var host: String = "127.0.0.1"
+    public var port: Int = 8080
+    /// Folder holding the SQLite database.
+    public var dataDir: String = "./data"
+    public var sqliteSynchronous: SQLiteSynchronous = .full
+
+    public init(publicURL: String, host: String = "127.0.0.1", port: Int = 8080, dataDir: String = "./data", sqliteSynchronous: SQLiteSynchronous = .full) {
+        self.publicURL = publicURL
+        self.host = host
+        self.port = port
+        self.dataDir = dataDir
+        self.sqliteSynchronous = sqliteSynchronous
+    }
+}
+
+/// One Shopify shop (`shops:` entry).
+public struct ShopConfig: Sendable, Equatable {
+    /// The permanent `*.myshopify.com` domain.
+    public var domain: String
+    /// Public key that identifies the shop in beacons.
+    public var writeKey: String
+    /// Browser origins allowed to beacon for this shop (CORS).
+    public var allowedOrigins: [String]
+    /// Signs the logged-in customer in the Liquid snippet.
+    public var snippetSecret: Secret?
+    public var shopify: ShopifyConfig
+    public var braze: BrazeConfig
+
+    public init(domain: String, writeKey: String, allowedOrigins: [String], snippetSecret: Secret?, shopify: ShopifyConfig, braze: BrazeConfig) {
+        self.domain = domain
+        self.writeKey = writeKey
+        self.allowedOrigins = allowedOrigins
+        self.snippetSecret = snippetSecret
+        self.shopify = shopify
+        self.braze = braze
+    }
+
+    public func allows(origin: String) -> Bool {
+        allowedOrigins.contains(origin)
+    }
+}
+
+/// The `shopify:` section of a shop.
+public struct ShopifyConfig: Sendable, Equatable {
+    /// The app's API secret: webhook HMAC and App Proxy signatures.
+    public var apiSecret: Secret?
+    public init(apiSecret: Secret? = nil) { self.apiSecret = apiSecret }
+}
+
+/// How a shop's Braze `external_id` is derived from the Shopify customer.
+public enum ExternalIdStrategy: String, Sendable, CaseIterable {
+    case customerId = "customer_id"
+    case email
+    case emailSHA256 = "email_sha256"
+}
+
+/// What happens to events of visitors who are not yet known.
+public enum AnonymousMode: String, Sendable, CaseIterable {
+    case hold
+    case forward
+}
+
+/// Which event names go to Braze.
+public enum EventNaming: String, Sendable, CaseIterable {
+    case ecommerce
+    case legacy
+}
+
+/// The `braze:` section of a shop.
+public struct BrazeConfig: Sendable, Equatable {
+    /// The cluster's REST endpoint, e.g. `https://rest.fra-02.braze.eu`.
+    public var restEndpoint: String?
+    /// No key means dry-run: operations are logged and kept, nothing is sent.
+    public var apiKey: Secret?
+    public var externalId: ExternalIdStrategy = .customerId
+    public var anonymous: AnonymousMode = .hold
+    public var events: EventNaming = .ecommerce
+
+    public init(restEndpoint: String? = nil, apiKey: Secret? = nil, externalId: ExternalIdStrategy = .customerId, anonymous: AnonymousMode = .hold, events: EventNaming = .ecommerce) {
+        self.restEndpoint = restEndpoint
+        self.apiKey = apiKey
+        self.externalId = externalId
+        self.anonymous = anonymous
+        self.events = events
+    }
+
+    public var isDryRun: Bool { apiKey == nil }
+}

@@ -1,0 +1,20 @@
+import ArgumentParser
+import ShopTrail
+
+/// `shoptrail check-config`: validates the config and prints what it holds, secrets redacted.
+struct ConfigCheckCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "check-config", abstract: "Validate the configuration and print a summary (no secrets).")
+
+    @OptionGroup var configOptions: ConfigOptions
+
+    func run() async throws {
+        let config = try configOptions.load()
+        print("config: \(config.origin)")
+        print("server: public_url=\(config.server.publicURL) host=\(config.server.host) port=\(config.server.port) data_dir=\(config.server.dataDir)")
+        for shop in config.shops {
+            print("shop \(shop.domain): write_key=\(shop.writeKey) origins=\(shop.allowedOrigins.joined(separator: ",")) snippet_secret=\(shop.snippetSecret == nil ? "unset" : "set") shopify.api_secret=\(shop.shopify.apiSecret == nil ? "unset" : "set")")
+            print("  braze: \(shop.braze.isDryRun ? "dry-run" : shop.braze.restEndpoint ?? "") external_id=\(shop.braze.externalId.rawValue) anonymous=\(shop.braze.anonymous.rawValue) events=\(shop.braze.events.rawValue)")
+        }
+        print("ok")
+    }
+}

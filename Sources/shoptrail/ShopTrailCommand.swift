@@ -1,0 +1,14 @@
+import ArgumentParser
+import ShopTrail
+
+/// The `shoptrail` command line.
+@main
+struct ShopTrailCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "shoptrail",
+        abstract: "Self-hosted storefront tracking for Shopify shops that use Braze.",
+        version: ShopTrailVersion.string,
+        subcommands: [ServeCommand.self, ConfigCheckCommand.self, BenchBaselineCommand.self],
+        defaultSubcommand: nil
+    )
+}

@@ -1,0 +1,3 @@
+import Testing
+@testable import ShopTrail
+@Test func version() { #expect(!ShopTrailVersion.string.isEmpty) }
