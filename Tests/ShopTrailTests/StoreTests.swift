@@ -1,0 +1,78 @@
+import Foundation
+import Synchronization
+import Testing
+@testable import ShopTrail
+
+@Suite struct StoreTests {
+    static func event(_ id: String, shop: String = "a-shop.myshopify.com") -> NewEvent {
+        NewEvent(shop: shop, source: .storefront, eventId: id, name: "page_viewed", visitorId: "v_0123456789", sessionId: nil,
+                 clientTime: 1, time: 2, receivedAt: 3, context: nil, properties: "{}")
+    }
+
+    @Test func eventsSurviveReopeningTheFile() async throws {
+        let temp = try TempStore()
+        _ = try await temp.store.append([Self.event("a"), Self.event("b")])
+        let reopened = try SQLiteEventStore(path: temp.path)
+        #expect(try await reopened.eventCount() == 2)
+        #expect(try await reopened.append([Self.event("a")]) == AppendResult(inserted: 0, duplicates: 1))
+        let page = try await reopened.events(after: 1, limit: 10)
+        #expect(page.map(\.event.eventId) == ["b"])
+        #expect(page.first?.event == Self.event("b"))
+    }
+
+    @Test func concurrentAppendsShareTransactionsAndAllLand() async throws {
+        let temp = try TempStore()
+        let results = try await withThrowingTaskGroup(of: AppendResult.self) { group in
+            for i in 0..<400 {
+                group.addTask { try await temp.store.append([Self.event("c\(i)-1"), Self.event("c\(i)-2")]) }
+            }
+            return try await group.reduce(into: [AppendResult]()) { $0.append($1) }
+        }
+        #expect(results.allSatisfy { $0 == AppendResult(inserted: 2, duplicates: 0) })
+        #expect(try await temp.store.eventCount() == 800)
+        let stats = temp.store.commitStats()
+        #expect(stats.batches == 400)
+        #expect(stats.transactions <= stats.batches)
+    }
+
+    @Test func groupCommitBatchesWaitersBehindASlowCommit() async throws {
+        let calls = Mutex<[[Int]]>([])
+        let committer = GroupCommitter<Int, Int> { items in
+            calls.withLock { $0.append(items) }
+            try await Task.sleep(for: .milliseconds(100))
+            return items.map { $0 * 10 }
+        }
+        let outcomes = try await withThrowingTaskGroup(of: (Int, Int).self) { group in
+            for i in 0..<50 {
+                group.addTask {
+                    if i > 0 { try await Task.sleep(for: .milliseconds(20)) }  // all arrive while the first commits
+                    return (i, try await committer.submit(i))
+                }
+            }
+            return try await group.reduce(into: [Int: Int]()) { $0[$1.0] = $1.1 }
+        }
+        #expect(outcomes.count == 50)
+        #expect(outcomes.allSatisfy { $0.value == $0.key * 10 })
+        let groups = calls.withLock { $0 }
+        #expect(groups.first == [0])
+        #expect(groups.count == 2, "\(groups)")
+        #expect(committer.stats.transactions == 2)
+    }
+
+    @Test func oneFailingBatchDoesNotFailItsNeighbours() async throws {
+        struct Poison: Error {}
+        let committer = GroupCommitter<Int, Int> { items in
+            try await Task.sleep(for: .milliseconds(10))
+            if items.contains(13) { throw Poison() }
+            return items
+        }
+        let results = await withTaskGroup(of: (Int, Bool).self) { group in
+            for i in 0..<30 {
+                group.addTask { (i, (try? await committer.submit(i)) != nil) }
+            }
+            return await group.reduce(into: [Int: Bool]()) { $0[$1.0] = $1.1 }
+        }
+        #expect(results[13] == false)
+        #expect(results.filter { $0.value }.count == 29)
+    }
+}

@@ -1,3 +1,0 @@
-import Testing
-@testable import ShopTrail
-@Test func version() { #expect(!ShopTrailVersion.string.isEmpty) }
