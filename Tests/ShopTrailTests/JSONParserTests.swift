@@ -66,3 +66,33 @@ import Testing
         #expect(throws: JSONParseError.self) { try JSONParser.parse([34, 0xFF, 34]) }
     }
 }
+
+@Suite struct JSONParserRawKeysTests {
+    @Test func keepsObjectsUnderRawKeysVerbatim() throws {
+        let text = #"{"properties": {"a": [1, {"b": "\u00e9"}], "id": 12345678901234567890}, "name": "x"}"#
+        let value = try JSONParser.parse(Array(text.utf8), rawKeys: ["properties"])
+        #expect(value.objectValue?["properties"] == .rawObject(#"{"a": [1, {"b": "\u00e9"}], "id": 12345678901234567890}"#))
+        #expect(value.objectValue?["name"] == .string("x"))
+    }
+
+    @Test func nonObjectsUnderRawKeysAreParsedNormally() throws {
+        let value = try JSONParser.parse(Array(#"{"properties":[1]}"#.utf8), rawKeys: ["properties"])
+        #expect(value.objectValue?["properties"] == .array([.number("1")]))
+    }
+
+    @Test(arguments: [
+        #"{"properties":{"a":1,}}"#, #"{"properties":{"a":01}}"#, #"{"properties":{"a":"\x"}}"#,
+        #"{"properties":{"a":"\ud800"}}"#, "{\"properties\":{\"a\":\"\u{01}\"}}", #"{"properties":{"a":tru}}"#,
+        #"{"properties":{"a":[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]}}"#, #"{"properties":{"a" 1}}"#, #"{"properties":{"#,
+    ])
+    func rawObjectsAreValidatedAsStrictlyAsParsedOnes(text: String) {
+        #expect(throws: JSONParseError.self) { try JSONParser.parse(Array(text.utf8), rawKeys: ["properties"]) }
+        #expect(throws: JSONParseError.self) { try JSONParser.parse(Array(text.utf8)) }
+    }
+
+    @Test func rawObjectsRejectInvalidUTF8() {
+        var bytes = Array(#"{"properties":{"a":"xx"}}"#.utf8)
+        bytes[20] = 0xC3  // a lone lead byte
+        #expect(throws: JSONParseError.self) { try JSONParser.parse(bytes, rawKeys: ["properties"]) }
+    }
+}

@@ -39,7 +39,7 @@ import Testing
         let calls = Mutex<[[Int]]>([])
         let committer = GroupCommitter<Int, Int> { items in
             calls.withLock { $0.append(items) }
-            try await Task.sleep(for: .milliseconds(100))
+            Thread.sleep(forTimeInterval: 0.1)
             return items.map { $0 * 10 }
         }
         let outcomes = try await withThrowingTaskGroup(of: (Int, Int).self) { group in
@@ -62,7 +62,7 @@ import Testing
     @Test func oneFailingBatchDoesNotFailItsNeighbours() async throws {
         struct Poison: Error {}
         let committer = GroupCommitter<Int, Int> { items in
-            try await Task.sleep(for: .milliseconds(10))
+            Thread.sleep(forTimeInterval: 0.01)
             if items.contains(13) { throw Poison() }
             return items
         }

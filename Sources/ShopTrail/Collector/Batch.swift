@@ -40,7 +40,7 @@ public struct IncomingBatch: Sendable, Equatable {
     public static func envelope(_ body: [UInt8], limits: CollectorLimits) throws(APIError) -> (envelope: JSONObject, writeKey: String) {
         let root: JSONValue
         do {
-            root = try JSONParser.parse(body, maxDepth: limits.maxJSONDepth)
+            root = try JSONParser.parse(body, maxDepth: limits.maxJSONDepth, rawKeys: ["properties", "context"])
         } catch {
             throw APIError(.badRequest, "malformed_json", "body is not valid JSON: \(error.message) at byte \(error.offset)")
         }
@@ -71,10 +71,9 @@ public struct IncomingBatch: Sendable, Equatable {
 
         var contextJSON: String?
         if let value = envelope["context"], value != .null {
-            guard case .object = value else {
+            guard let text = objectText(value) else {
                 throw APIError(.badRequest, "invalid_type", "context must be an object, got \(value.typeName)", field: "context")
             }
-            let text = value.serialized
             if text.utf8.count > limits.maxContextBytes {
                 throw APIError(.badRequest, "context_too_large", "context is larger than \(limits.maxContextBytes) bytes", field: "context")
             }
@@ -113,10 +112,10 @@ public struct IncomingBatch: Sendable, Equatable {
             let time = try optionalTime(event, "time", path: path + ".time")
             var propertiesJSON = "{}"
             if let value = event["properties"], value != .null {
-                guard case .object = value else {
+                guard let text = objectText(value) else {
                     throw APIError(.badRequest, "invalid_type", "\(path).properties must be an object, got \(value.typeName)", field: path + ".properties")
                 }
-                propertiesJSON = value.serialized
+                propertiesJSON = text
                 let size = propertiesJSON.utf8.count
                 if size > limits.maxPropertiesBytes {
                     throw APIError(.badRequest, "properties_too_large", "\(path).properties is \(size) bytes, more than \(limits.maxPropertiesBytes)", field: path + ".properties")
@@ -125,6 +124,15 @@ public struct IncomingBatch: Sendable, Equatable {
             events.append(IncomingEvent(id: id, name: name, clientTime: time, propertiesJSON: propertiesJSON))
         }
         return IncomingBatch(writeKey: writeKey, visitorId: visitorId, sessionId: sessionId, sentAt: sentAt, contextJSON: contextJSON, events: events)
+    }
+
+    /// The JSON text of an object value (verbatim when the parser kept it raw), or nil for other types.
+    private static func objectText(_ value: JSONValue) -> String? {
+        switch value {
+        case .rawObject(let text): text
+        case .object: value.serialized
+        default: nil
+        }
     }
 
     private static func rejectUnknownKeys(_ object: JSONObject, allowed: Set<String>, path: String) throws(APIError) {

@@ -15,21 +15,22 @@ public struct JSONParser {
     private let bytes: UnsafeRawBufferPointer
     private var index = 0
     private let maxDepth: Int
+    private let rawKeys: [String]
 
-    private init(bytes: UnsafeRawBufferPointer, maxDepth: Int) {
+    private init(bytes: UnsafeRawBufferPointer, maxDepth: Int, rawKeys: [String]) {
         self.bytes = bytes
         self.maxDepth = maxDepth
+        self.rawKeys = rawKeys
     }
 
     /// Parses one complete JSON document; trailing non-whitespace is an error.
-    public static func parse<Bytes: Sequence<UInt8>>(_ input: Bytes, maxDepth: Int = defaultMaxDepth) throws(JSONParseError) -> JSONValue {
-        let array = Array(input)
-        return try parse(array, maxDepth: maxDepth)
-    }
-
-    public static func parse(_ input: [UInt8], maxDepth: Int = defaultMaxDepth) throws(JSONParseError) -> JSONValue {
+    ///
+    /// Objects under a member named in `rawKeys` are fully validated but kept as their source text
+    /// (`.rawObject`): the collector stores properties verbatim, so building and re-serializing a
+    /// tree for them would be wasted work on the hot path.
+    public static func parse(_ input: [UInt8], maxDepth: Int = defaultMaxDepth, rawKeys: [String] = []) throws(JSONParseError) -> JSONValue {
         let result: Result<JSONValue, JSONParseError> = input.withUnsafeBytes { raw in
-            var parser = JSONParser(bytes: raw, maxDepth: maxDepth)
+            var parser = JSONParser(bytes: raw, maxDepth: maxDepth, rawKeys: rawKeys)
             do throws(JSONParseError) {
                 parser.skipWhitespace()
                 let value = try parser.parseValue(depth: 0)
@@ -92,7 +93,14 @@ public struct JSONParser {
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw fail("expected ':' after a member name") }
             index += 1
             skipWhitespace()
-            let value = try parseValue(depth: depth)
+            let value: JSONValue
+            if index < bytes.count, bytes[index] == UInt8(ascii: "{"), rawKeys.contains(key) {
+                let start = index
+                let ascii = try skipValue(depth: depth)
+                value = .rawObject(try makeString(UnsafeRawBufferPointer(rebasing: bytes[start..<index]), ascii: ascii))
+            } else {
+                value = try parseValue(depth: depth)
+            }
             members.append((key, value))
             skipWhitespace()
             guard index < bytes.count else { throw fail("unexpected end of input in an object") }
@@ -121,6 +129,91 @@ public struct JSONParser {
 
     private mutating func parseNumber() throws(JSONParseError) -> String {
         let start = index
+        try scanNumber()
+        return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
+    }
+
+    /// Validates a value and moves past it without building anything (for `rawKeys`).
+    /// Returns whether every byte was ASCII.
+    @discardableResult
+    private mutating func skipValue(depth: Int) throws(JSONParseError) -> Bool {
+        guard index < bytes.count else { throw fail("unexpected end of input") }
+        switch bytes[index] {
+        case UInt8(ascii: "{"):
+            if depth + 1 > maxDepth { throw fail("nesting deeper than \(maxDepth) levels") }
+            index += 1
+            skipWhitespace()
+            if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return true }
+            var ascii = true
+            while true {
+                skipWhitespace()
+                guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw fail("expected a member name in double quotes") }
+                ascii = try skipString() && ascii
+                skipWhitespace()
+                guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw fail("expected ':' after a member name") }
+                index += 1
+                skipWhitespace()
+                ascii = try skipValue(depth: depth + 1) && ascii
+                skipWhitespace()
+                guard index < bytes.count else { throw fail("unexpected end of input in an object") }
+                if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
+                if bytes[index] == UInt8(ascii: "}") { index += 1; return ascii }
+                throw fail("expected ',' or '}' in an object")
+            }
+        case UInt8(ascii: "["):
+            if depth + 1 > maxDepth { throw fail("nesting deeper than \(maxDepth) levels") }
+            index += 1
+            skipWhitespace()
+            if index < bytes.count, bytes[index] == UInt8(ascii: "]") { index += 1; return true }
+            var ascii = true
+            while true {
+                skipWhitespace()
+                ascii = try skipValue(depth: depth + 1) && ascii
+                skipWhitespace()
+                guard index < bytes.count else { throw fail("unexpected end of input in an array") }
+                if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
+                if bytes[index] == UInt8(ascii: "]") { index += 1; return ascii }
+                throw fail("expected ',' or ']' in an array")
+            }
+        case UInt8(ascii: "\""): return try skipString()
+        case UInt8(ascii: "t"): try expectLiteral("true")
+        case UInt8(ascii: "f"): try expectLiteral("false")
+        case UInt8(ascii: "n"): try expectLiteral("null")
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): try scanNumber()
+        default: throw fail("unexpected character")
+        }
+        return true
+    }
+
+    /// Validates a string (escapes, surrogate pairs, no control characters) without decoding it.
+    /// Returns whether it was all ASCII (UTF-8 validity of the rest is checked by the caller).
+    private mutating func skipString() throws(JSONParseError) -> Bool {
+        index += 1
+        var ascii = true
+        while index < bytes.count {
+            let b = bytes[index]
+            if b == UInt8(ascii: "\"") { index += 1; return ascii }
+            if b < 0x20 { throw fail("control character in a string") }
+            if b >= 0x80 { ascii = false }
+            index += 1
+            guard b == UInt8(ascii: "\\") else { continue }
+            guard index < bytes.count else { break }
+            let e = bytes[index]
+            index += 1
+            switch e {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
+                 UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+                continue
+            case UInt8(ascii: "u"):
+                _ = try parseUnicodeEscape()
+            default:
+                throw fail("invalid escape in a string")
+            }
+        }
+        throw fail("unterminated string")
+    }
+
+    private mutating func scanNumber() throws(JSONParseError) {
         if bytes[index] == UInt8(ascii: "-") { index += 1 }
         guard index < bytes.count else { throw fail("invalid number") }
         if bytes[index] == UInt8(ascii: "0") {
@@ -141,25 +234,32 @@ public struct JSONParser {
             guard index < bytes.count, isDigit(bytes[index]) else { throw fail("invalid number: digits expected in the exponent") }
             while index < bytes.count, isDigit(bytes[index]) { index += 1 }
         }
-        return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
     }
 
     private func isDigit(_ b: UInt8) -> Bool { b >= 48 && b <= 57 }
 
+    /// ASCII needs no validation; the generic `String(validating:)` is slow, so only non-ASCII text pays for it.
+    private func makeString(_ slice: UnsafeRawBufferPointer, ascii: Bool) throws(JSONParseError) -> String {
+        if ascii { return String(decoding: slice, as: UTF8.self) }
+        guard let s = String(validating: slice, as: UTF8.self) else { throw fail("string is not valid UTF-8") }
+        return s
+    }
+
     private mutating func parseString() throws(JSONParseError) -> String {
         index += 1  // opening quote
         let start = index
+        var ascii = true
         // Fast path: no escapes, valid UTF-8 checked by the String initialiser below.
         while index < bytes.count {
             let b = bytes[index]
             if b == UInt8(ascii: "\"") {
                 let slice = UnsafeRawBufferPointer(rebasing: bytes[start..<index])
                 index += 1
-                guard let s = String(validating: slice, as: UTF8.self) else { throw fail("string is not valid UTF-8") }
-                return s
+                return try makeString(slice, ascii: ascii)
             }
             if b == UInt8(ascii: "\\") { break }
             if b < 0x20 { throw fail("control character in a string") }
+            if b >= 0x80 { ascii = false }
             index += 1
         }
         var out = [UInt8](UnsafeRawBufferPointer(rebasing: bytes[start..<index]))
@@ -185,20 +285,7 @@ public struct JSONParser {
                 case UInt8(ascii: "r"): out.append(13)
                 case UInt8(ascii: "t"): out.append(9)
                 case UInt8(ascii: "u"):
-                    var scalar = try parseHex4()
-                    if (0xD800...0xDBFF).contains(scalar) {
-                        guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") else {
-                            throw fail("unpaired surrogate in a \\u escape")
-                        }
-                        index += 2
-                        let low = try parseHex4()
-                        guard (0xDC00...0xDFFF).contains(low) else { throw fail("unpaired surrogate in a \\u escape") }
-                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
-                    } else if (0xDC00...0xDFFF).contains(scalar) {
-                        throw fail("unpaired surrogate in a \\u escape")
-                    }
-                    guard let unicode = Unicode.Scalar(scalar) else { throw fail("invalid \\u escape") }
-                    out.append(contentsOf: String(Character(unicode)).utf8)
+                    out.append(contentsOf: String(Character(try parseUnicodeEscape())).utf8)
                 default:
                     throw fail("invalid escape in a string")
                 }
@@ -209,6 +296,24 @@ public struct JSONParser {
             }
         }
         throw fail("unterminated string")
+    }
+
+    /// After `\\u`: four hex digits, plus a second escape when they are a high surrogate.
+    private mutating func parseUnicodeEscape() throws(JSONParseError) -> Unicode.Scalar {
+        var scalar = try parseHex4()
+        if (0xD800...0xDBFF).contains(scalar) {
+            guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") else {
+                throw fail("unpaired surrogate in a \\u escape")
+            }
+            index += 2
+            let low = try parseHex4()
+            guard (0xDC00...0xDFFF).contains(low) else { throw fail("unpaired surrogate in a \\u escape") }
+            scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+        } else if (0xDC00...0xDFFF).contains(scalar) {
+            throw fail("unpaired surrogate in a \\u escape")
+        }
+        guard let unicode = Unicode.Scalar(scalar) else { throw fail("invalid \\u escape") }
+        return unicode
     }
 
     private mutating func parseHex4() throws(JSONParseError) -> UInt32 {

@@ -7,6 +7,8 @@ public enum JSONValue: Sendable, Equatable {
     case string(String)
     case array([JSONValue])
     case object(JSONObject)
+    /// A validated object kept as its source text (see `JSONParser.parse(_:maxDepth:rawKeys:)`).
+    case rawObject(String)
 
     /// The name of this value's JSON type, for error messages.
     public var typeName: String {
@@ -16,7 +18,7 @@ public enum JSONValue: Sendable, Equatable {
         case .number: "number"
         case .string: "string"
         case .array: "array"
-        case .object: "object"
+        case .object, .rawObject: "object"
         }
     }
 
@@ -80,6 +82,7 @@ extension JSONValue {
                 item.write(to: &out)
             }
             out.append(UInt8(ascii: "]"))
+        case .rawObject(let text): out.append(contentsOf: text.utf8)
         case .object(let object):
             out.append(UInt8(ascii: "{"))
             for (i, member) in object.members.enumerated() {

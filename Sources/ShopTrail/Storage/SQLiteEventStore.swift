@@ -28,8 +28,8 @@ public final class SQLiteEventStore: EventStore {
         let pool = try DatabasePool(path: path, configuration: config)
         try SQLiteMigrations.migrator.migrate(pool)
         self.pool = pool
-        self.committer = GroupCommitter { groups in
-            try await pool.write { db in
+        self.committer = GroupCommitter(label: "shoptrail.event-log") { groups in
+            try pool.write { db in
                 try SQLiteEventStore.insert(groups, db: db)
             }
         }
