@@ -49,6 +49,7 @@ public struct CollectorController: Sendable {
             let body = #"{"ok":true,"accepted":\#(accepted.inserted),"duplicates":\#(accepted.duplicates)}"#
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
         } catch {
+            logger.debug("beacon refused", metadata: ["status": "\(error.status.code)", "error": .string(error.code)])
             var apiError = error
             for field in cors { apiError.headers.append(field) }
             return apiError.plainResponse()
