@@ -33,6 +33,8 @@ struct ServeCommand: AsyncParsableCommand {
             FileHandle.standardOutput.write(Data((Banner.text(config: settled, port: boundPort, databasePath: dbPath) + "\n").utf8))
         }
         try await app.runService()
+        let stats = store.commitStats()
+        logger.notice("stopped", metadata: ["batches": "\(stats.batches)", "transactions": "\(stats.transactions)"])
     }
 }
 
