@@ -121,6 +121,18 @@ import Testing
         }
     }
 
+    @Test func rootNamesTheEndpoints() async throws {
+        let temp = try TempStore()
+        try await Fixtures.app(store: temp.store).test(.router) { client in
+            try await client.execute(uri: "/", method: .get) { response in
+                #expect(response.status == .ok)
+                let body = try JSONParser.parse(Array(String(buffer: response.body).utf8)).objectValue
+                #expect(body?["service"] == .string("shoptrail"))
+                #expect(body?["endpoints"]?.objectValue?["collector"] == .string("POST /v1/batch"))
+            }
+        }
+    }
+
     @Test func unknownRoutesAnswerJSON() async throws {
         let temp = try TempStore()
         try await Fixtures.app(store: temp.store).test(.router) { client in

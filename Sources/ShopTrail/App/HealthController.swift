@@ -1,13 +1,17 @@
 import Hummingbird
 import NIOCore
 
-/// `GET /healthz`: 200 when the store answers, 503 otherwise (for load balancers).
+/// `GET /healthz`: 200 when the store answers, 503 otherwise (for load balancers); `GET /` names the endpoints.
 public struct HealthController: Sendable {
     public let store: any EventStore
 
     public init(store: any EventStore) { self.store = store }
 
     public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
+        // A browser pointed at the server gets a map rather than a bare 404.
+        router.get("/") { _, _ -> Response in
+            Self.json(.ok, #"{"service":"shoptrail","version":"\#(ShopTrailVersion.string)","endpoints":{"health":"GET /healthz","collector":"POST /v1/batch"}}"#)
+        }
         router.get("/healthz") { _, _ -> Response in
             do {
                 try await store.checkHealth()

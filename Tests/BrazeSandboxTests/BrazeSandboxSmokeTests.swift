@@ -1,0 +1,6 @@
+import Testing
+@testable import BrazeSandbox
+
+@Test func sandboxModuleLinks() {
+    #expect(BrazeSandboxInfo.name == "BrazeSandbox")
+}
