@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import Synchronization
 import Testing
@@ -37,18 +38,24 @@ import Testing
 
     @Test func groupCommitBatchesWaitersBehindASlowCommit() async throws {
         let calls = Mutex<[[Int]]>([])
+        let firstCommitMayFinish = DispatchSemaphore(value: 0)
         let committer = GroupCommitter<Int, Int> { items in
-            calls.withLock { $0.append(items) }
-            Thread.sleep(forTimeInterval: 0.1)
+            let isFirst = calls.withLock { calls in
+                calls.append(items)
+                return calls.count == 1
+            }
+            if isFirst { firstCommitMayFinish.wait() }  // hold the writer until everyone else queued
             return items.map { $0 * 10 }
         }
         let outcomes = try await withThrowingTaskGroup(of: (Int, Int).self) { group in
-            for i in 0..<50 {
-                group.addTask {
-                    if i > 0 { try await Task.sleep(for: .milliseconds(20)) }  // all arrive while the first commits
-                    return (i, try await committer.submit(i))
-                }
+            group.addTask { (0, try await committer.submit(0)) }
+            while calls.withLock({ $0.isEmpty }) { try await Task.sleep(for: .milliseconds(1)) }
+            for i in 1..<50 {
+                group.addTask { (i, try await committer.submit(i)) }
             }
+            let deadline = ContinuousClock.now + .seconds(30)
+            while committer.queuedCount < 49, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(1)) }
+            firstCommitMayFinish.signal()
             return try await group.reduce(into: [Int: Int]()) { $0[$1.0] = $1.1 }
         }
         #expect(outcomes.count == 50)
@@ -56,6 +63,7 @@ import Testing
         let groups = calls.withLock { $0 }
         #expect(groups.first == [0])
         #expect(groups.count == 2, "\(groups)")
+        #expect(groups.last?.sorted() == Array(1..<50))
         #expect(committer.stats.transactions == 2)
     }
 

@@ -134,7 +134,10 @@ def test_kill_9_under_load_loses_nothing_that_was_acknowledged(server_factory, t
     threads = [threading.Thread(target=client, args=(n,)) for n in range(8)]
     for t in threads:
         t.start()
-    time.sleep(1.5)
+    deadline = time.time() + 30
+    while len(acked) < 400 and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)  # kill in the middle of traffic, not at a quiet moment
     server.proc.send_signal(signal.SIGKILL)
     server.proc.wait()
     stop.set()

@@ -35,6 +35,9 @@ public final class GroupCommitter<Item: Sendable, Outcome: Sendable>: Sendable {
 
     public var stats: CommitStats { state.withLock { $0.stats } }
 
+    /// Appends waiting for the writer (not counting a commit in progress).
+    var queuedCount: Int { state.withLock { $0.queue.count } }
+
     /// Commits `item` (possibly together with others) and returns its own outcome once durable.
     public func submit(_ item: Item) async throws -> Outcome {
         try await withCheckedThrowingContinuation { continuation in
