@@ -1,0 +1,153 @@
+import Foundation
+
+/// POST /users/track: attributes, then events, then purchases (Braze's processing order).
+struct UsersTrackEndpoint: Sendable {
+    let validator: Validator
+
+    static let noData = "Valid data must be provided in the 'attributes', 'events', or 'purchases' fields."
+
+    func handle(_ body: JSONValue, store: inout ProfileStore, dataPoints: inout DataPointCounter, now: Date) -> SandboxResponse {
+        guard let request = body.objectValue else { return .fatal(400, Self.noData) }
+        var arrays: [String: [JSONValue]] = [:]
+        for key in ["attributes", "events", "purchases"] {
+            guard let value = request[key], value != .null else { continue }
+            guard let items = value.arrayValue else {
+                return .fatal(400, "'\(key)' must be an array", errors: [["type": .string("'\(key)' must be an array"), "input_array": .string(key)]])
+            }
+            arrays[key] = items
+        }
+        if arrays.values.allSatisfy(\.isEmpty) { return .fatal(400, Self.noData) }
+
+        let limits = validator.limits
+        var tooMany: [JSONValue] = []
+        for (key, limit) in [("attributes", limits.maxAttributes), ("events", limits.maxEvents), ("purchases", limits.maxPurchases)] {
+            let count = arrays[key]?.count ?? 0
+            if count > limit {
+                tooMany.append(["type": .string("too many \(key) objects: \(count), the maximum is \(limit)"), "input_array": .string(key)])
+            }
+        }
+        if let combined = limits.maxCombinedUpdates {
+            let total = arrays.values.reduce(0) { $0 + $1.count }
+            if total > combined {
+                tooMany.append(["type": .string("too many objects: \(total) attributes, events and purchases combined, the maximum is \(combined)")])
+            }
+        }
+        if !tooMany.isEmpty { return .fatal(400, "Max Input Length Exceeded", errors: tooMany) }
+
+        var errors: [MinorError] = []
+        var answer: [String: JSONValue] = ["message": "success"]
+        if let items = arrays["attributes"] {
+            var processed = 0
+            for (index, item) in items.enumerated() {
+                do throws(ValidationFailure) {
+                    try attributes(item, store: &store, dataPoints: &dataPoints, now: now)
+                    processed += 1
+                } catch { errors.append(MinorError(type: error.message, inputArray: "attributes", index: index)) }
+            }
+            answer["attributes_processed"] = .from(processed)
+        }
+        if let items = arrays["events"] {
+            var processed = 0
+            for (index, item) in items.enumerated() {
+                do throws(ValidationFailure) {
+                    try event(item, store: &store, dataPoints: &dataPoints, now: now)
+                    processed += 1
+                } catch { errors.append(MinorError(type: error.message, inputArray: "events", index: index)) }
+            }
+            answer["events_processed"] = .from(processed)
+        }
+        if let items = arrays["purchases"] {
+            var processed = 0
+            for (index, item) in items.enumerated() {
+                do throws(ValidationFailure) {
+                    try purchase(item, store: &store, dataPoints: &dataPoints, now: now)
+                    processed += 1
+                } catch { errors.append(MinorError(type: error.message, inputArray: "purchases", index: index)) }
+            }
+            answer["purchases_processed"] = .from(processed)
+        }
+        if !errors.isEmpty { answer["errors"] = .array(errors.map(\.json)) }
+        return SandboxResponse(status: 201, body: .object(answer))
+    }
+
+    /// Finds the profile, creating it when Braze would: external id / email / phone unless
+    /// `_update_existing_only` is true; alias-only only when `_update_existing_only` is explicitly false.
+    static func resolve(_ identifier: UserIdentifier, updateExistingOnly: Bool?, store: inout ProfileStore, now: Date) -> Int? {
+        if let index = store.index(of: identifier) { return index }
+        switch identifier {
+        case .externalId, .email, .phone:
+            guard updateExistingOnly != true else { return nil }
+        case .alias:
+            guard updateExistingOnly == false else { return nil }
+        case .brazeId:
+            return nil
+        }
+        return store.create(for: identifier, now: now)
+    }
+
+    private func object(_ item: JSONValue) throws(ValidationFailure) -> [String: JSONValue] {
+        guard let object = item.objectValue else { throw ValidationFailure("object must be a JSON object, got \(item.typeName)") }
+        return object
+    }
+
+    private func attributes(_ item: JSONValue, store: inout ProfileStore, dataPoints: inout DataPointCounter, now: Date) throws(ValidationFailure) {
+        let update = try AttributeUpdate.parse(try object(item), validator: validator)
+        guard let index = Self.resolve(update.identifier, updateExistingOnly: update.updateExistingOnly, store: &store, now: now) else { return }
+        store.update(index, now: now) { update.apply(to: &$0) }
+        dataPoints.attributes += update.dataPoints
+    }
+
+    private func event(_ item: JSONValue, store: inout ProfileStore, dataPoints: inout DataPointCounter, now: Date) throws(ValidationFailure) {
+        let object = try object(item)
+        let identifier = try validator.identifier(in: object)
+        let updateOnly = try validator.updateExistingOnly(in: object)
+        guard let nameValue = object["name"], nameValue != .null else { throw ValidationFailure("'name' is required") }
+        guard let name = nameValue.stringValue, !name.isEmpty else { throw ValidationFailure("'name' must be a non-empty string") }
+        guard name.count <= validator.limits.maxStringLength else {
+            throw ValidationFailure("'name' is longer than \(validator.limits.maxStringLength) characters")
+        }
+        let (time, date) = try validator.time(object["time"])
+        let properties = try validator.properties(object["properties"])
+        try EcommerceEvents.validate(name: name, properties: properties)
+        if name == "ecommerce.cart_updated" {
+            let existing = store.index(of: identifier).map { store[$0] }
+            try EcommerceEvents.checkCartUpdate(properties: properties, date: date, profile: existing)
+        }
+        guard let index = Self.resolve(identifier, updateExistingOnly: updateOnly, store: &store, now: now) else { return }
+        store.update(index, now: now) { profile in
+            profile.events.append(TrackedEvent(name: name, time: time, date: date, properties: properties))
+            EcommerceEvents.recordCart(event: name, properties: properties, date: date, profile: &profile)
+        }
+        dataPoints.events += 1
+    }
+
+    private func purchase(_ item: JSONValue, store: inout ProfileStore, dataPoints: inout DataPointCounter, now: Date) throws(ValidationFailure) {
+        let object = try object(item)
+        let identifier = try validator.identifier(in: object)
+        let updateOnly = try validator.updateExistingOnly(in: object)
+        guard let productId = object["product_id"]?.stringValue, !productId.isEmpty else {
+            throw ValidationFailure("'product_id' is required and must be a non-empty string")
+        }
+        guard productId.count <= validator.limits.maxStringLength else {
+            throw ValidationFailure("'product_id' is longer than \(validator.limits.maxStringLength) characters")
+        }
+        guard let currency = object["currency"]?.stringValue, Validator.isCurrencyCode(currency) else {
+            throw ValidationFailure("'currency' is required and must be an ISO-4217 currency code")
+        }
+        guard let price = object["price"], price.isNumber else { throw ValidationFailure("'price' is required and must be a number") }
+        var quantity: Int64 = 1
+        if let value = object["quantity"], value != .null {
+            guard let number = value.intValue, (1...100).contains(number) else {
+                throw ValidationFailure("'quantity' must be an integer from 1 to 100")
+            }
+            quantity = number
+        }
+        let (time, date) = try validator.time(object["time"])
+        let properties = try validator.properties(object["properties"])
+        guard let index = Self.resolve(identifier, updateExistingOnly: updateOnly, store: &store, now: now) else { return }
+        store.update(index, now: now) { profile in
+            profile.purchases.append(TrackedPurchase(productId: productId, currency: currency, price: price, quantity: quantity, time: time, date: date, properties: properties))
+        }
+        dataPoints.purchases += 1
+    }
+}
