@@ -1,7 +1,15 @@
 import Foundation
 import HummingbirdTesting
+import Synchronization
 import Testing
 @testable import BrazeSandbox
+
+/// A clock the test moves by hand, so time windows do not depend on how busy the machine is.
+final class TestClock: Sendable {
+    private let current = Mutex(Date(timeIntervalSince1970: 1_795_428_000))
+    func now() -> Date { current.withLock { $0 } }
+    func advance(seconds: Double) { current.withLock { $0 = $0.addingTimeInterval(seconds) } }
+}
 
 @Suite struct RateLimitAndFaultTests {
     static let body: JSONValue = ["events": [Make.event()]]
@@ -21,7 +29,8 @@ import Testing
     }
 
     @Test func exceedingTheLimitAnswers429ThenRecovers() async throws {
-        try await withSandbox({ $0.rateLimit = BrazeRateLimit(requests: 3, windowSeconds: 1) }) { client in
+        let clock = TestClock()
+        try await withSandbox({ $0.rateLimit = BrazeRateLimit(requests: 3, windowSeconds: 1); $0.now = { clock.now() } }) { client in
             for expected in ["2", "1", "0"] {
                 let ok = try await client.track(Self.body)
                 #expect(ok.status == 201)
@@ -37,7 +46,7 @@ import Testing
             #expect(try await client.user("u1")?["events"]?.arrayValue?.count == 3)
             // Other groups have their own budget.
             #expect(try await client.braze("/users/delete", json: ["external_ids": ["zz"]]).status == 201)
-            try await Task.sleep(for: .milliseconds(1100))
+            clock.advance(seconds: 1.1)
             let recovered = try await client.track(Self.body)
             #expect(recovered.status == 201)
             #expect(recovered.header("X-RateLimit-Remaining") == "2")
@@ -85,12 +94,13 @@ import Testing
     }
 
     @Test func outageWindowThenRecovery() async throws {
-        try await withSandbox { client in
+        let clock = TestClock()
+        try await withSandbox({ $0.now = { clock.now() } }) { client in
             _ = try await client.faults(#"{"outage_seconds": 1, "status": 502}"#)
             #expect(try await client.track(Self.body).status == 502)
             #expect(try await client.braze("/users/delete", json: ["external_ids": ["x"]]).status == 502)
             #expect(try await client.sandbox("/_sandbox/faults").body["outage"]?["status"] == 502)
-            try await Task.sleep(for: .milliseconds(1100))
+            clock.advance(seconds: 1.1)
             #expect(try await client.track(Self.body).status == 201)
         }
     }
