@@ -36,35 +36,23 @@ struct UsersTrackEndpoint: Sendable {
 
         var errors: [MinorError] = []
         var answer: [String: JSONValue] = ["message": "success"]
-        if let items = arrays["attributes"] {
+        // Braze's processing order: attributes, then events, then purchases.
+        typealias Apply = (Self, JSONValue, inout ProfileStore, inout DataPointCounter, Date) throws(ValidationFailure) -> Void
+        let kinds: [(String, Apply)] = [
+            ("attributes", { endpoint, item, store, points, now throws(ValidationFailure) in try endpoint.attributes(item, store: &store, dataPoints: &points, now: now) }),
+            ("events", { endpoint, item, store, points, now throws(ValidationFailure) in try endpoint.event(item, store: &store, dataPoints: &points, now: now) }),
+            ("purchases", { endpoint, item, store, points, now throws(ValidationFailure) in try endpoint.purchase(item, store: &store, dataPoints: &points, now: now) }),
+        ]
+        for (key, apply) in kinds {
+            guard let items = arrays[key] else { continue }
             var processed = 0
             for (index, item) in items.enumerated() {
                 do throws(ValidationFailure) {
-                    try attributes(item, store: &store, dataPoints: &dataPoints, now: now)
+                    try apply(self, item, &store, &dataPoints, now)
                     processed += 1
-                } catch { errors.append(MinorError(type: error.message, inputArray: "attributes", index: index)) }
+                } catch { errors.append(MinorError(type: error.message, inputArray: key, index: index)) }
             }
-            answer["attributes_processed"] = .from(processed)
-        }
-        if let items = arrays["events"] {
-            var processed = 0
-            for (index, item) in items.enumerated() {
-                do throws(ValidationFailure) {
-                    try event(item, store: &store, dataPoints: &dataPoints, now: now)
-                    processed += 1
-                } catch { errors.append(MinorError(type: error.message, inputArray: "events", index: index)) }
-            }
-            answer["events_processed"] = .from(processed)
-        }
-        if let items = arrays["purchases"] {
-            var processed = 0
-            for (index, item) in items.enumerated() {
-                do throws(ValidationFailure) {
-                    try purchase(item, store: &store, dataPoints: &dataPoints, now: now)
-                    processed += 1
-                } catch { errors.append(MinorError(type: error.message, inputArray: "purchases", index: index)) }
-            }
-            answer["purchases_processed"] = .from(processed)
+            answer["\(key)_processed"] = .from(processed)
         }
         if !errors.isEmpty { answer["errors"] = .array(errors.map(\.json)) }
         return SandboxResponse(status: 201, body: .object(answer))
