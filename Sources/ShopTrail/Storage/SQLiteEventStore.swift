@@ -10,13 +10,12 @@ public enum SQLiteSynchronous: String, Sendable, CaseIterable {
     case normal
 }
 
-/// The embedded event log: one SQLite file in WAL mode, written through a group committer.
-public final class SQLiteEventStore: EventStore {
+/// The embedded database: one SQLite file in WAL mode holding the event log, the outbox and later
+/// stages' state, migrated at open. Stores built on it share its connection pool.
+public final class SQLiteDatabase: Sendable {
     public let path: String
-    private let pool: DatabasePool
-    private let committer: GroupCommitter<[NewEvent], AppendResult>
+    let pool: DatabasePool
 
-    /// Opens (creating if needed) the database at `path` and runs pending migrations.
     public init(path: String, synchronous: SQLiteSynchronous = .full) throws {
         self.path = path
         var config = Configuration()
@@ -26,9 +25,26 @@ public final class SQLiteEventStore: EventStore {
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = \(pragma)")
         }
-        let pool = try DatabasePool(path: path, configuration: config)
+        pool = try DatabasePool(path: path, configuration: config)
         try SQLiteMigrations.migrator.migrate(pool)
-        self.pool = pool
+    }
+}
+
+/// The embedded event log, written through a group committer.
+public final class SQLiteEventStore: EventStore {
+    public let database: SQLiteDatabase
+    public var path: String { database.path }
+    private var pool: DatabasePool { database.pool }
+    private let committer: GroupCommitter<[NewEvent], AppendResult>
+
+    /// Opens (creating if needed) the database at `path` and runs pending migrations.
+    public convenience init(path: String, synchronous: SQLiteSynchronous = .full) throws {
+        try self.init(database: SQLiteDatabase(path: path, synchronous: synchronous))
+    }
+
+    public init(database: SQLiteDatabase) {
+        self.database = database
+        let pool = database.pool
         self.committer = GroupCommitter(label: "shoptrail.event-log") { groups in
             try pool.write { db in
                 try SQLiteEventStore.insert(groups, db: db)
@@ -160,6 +176,39 @@ enum SQLiteMigrations {
                     properties TEXT NOT NULL
                 );
                 CREATE UNIQUE INDEX events_dedupe ON events (shop, source, event_id);
+                """)
+        }
+        migrator.registerMigration("v2-outbox") { db in
+            // seq orders delivery; (shop, op_id) makes enqueueing a replayed operation a no-op.
+            try db.execute(sql: """
+                CREATE TABLE outbox (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    op_id TEXT NOT NULL,
+                    shop TEXT NOT NULL,
+                    user_key TEXT NOT NULL,
+                    kind TEXT NOT NULL,
+                    payload TEXT NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    next_attempt_at INTEGER NOT NULL DEFAULT 0,
+                    lease_until INTEGER NOT NULL DEFAULT 0,
+                    last_error TEXT
+                );
+                CREATE UNIQUE INDEX outbox_op ON outbox (shop, op_id);
+                CREATE INDEX outbox_shop_seq ON outbox (shop, seq);
+                CREATE TABLE outbox_dead (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    op_id TEXT NOT NULL,
+                    shop TEXT NOT NULL,
+                    user_key TEXT NOT NULL,
+                    kind TEXT NOT NULL,
+                    payload TEXT NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    attempts INTEGER NOT NULL,
+                    reason TEXT NOT NULL,
+                    died_at INTEGER NOT NULL
+                );
+                CREATE UNIQUE INDEX outbox_dead_op ON outbox_dead (shop, op_id);
                 """)
         }
         return migrator

@@ -1,0 +1,128 @@
+import GRDB
+
+/// The outbox in the embedded SQLite database.
+public final class SQLiteOutbox: Outbox {
+    private let pool: DatabasePool
+
+    public init(database: SQLiteDatabase) {
+        self.pool = database.pool
+    }
+
+    @discardableResult
+    public func enqueue(_ operations: [BrazeOperation]) async throws -> Int {
+        guard !operations.isEmpty else { return 0 }
+        return try await pool.write { db in
+            var added = 0
+            let insert = try db.cachedStatement(sql: """
+                INSERT INTO outbox (op_id, shop, user_key, kind, payload, created_at)
+                SELECT ?, ?, ?, ?, ?, ?
+                WHERE NOT EXISTS (SELECT 1 FROM outbox_dead WHERE shop = ? AND op_id = ?)
+                ON CONFLICT (shop, op_id) DO NOTHING
+                """)
+            for op in operations {
+                try insert.execute(arguments: [op.id, op.shop, op.userKey, op.kind.rawValue, op.payload, op.createdAt, op.shop, op.id])
+                added += db.changesCount
+            }
+            return added
+        }
+    }
+
+    public func claim(shop: String, now: EpochMillis, limit: Int, leaseMillis: EpochMillis) async throws -> [OutboxEntry] {
+        try await pool.write { db in
+            // Walk the shop's queue in order; a user whose earliest operation is not deliverable
+            // (backing off, or claimed) blocks that user's later operations.
+            let rows = try Row.fetchCursor(db, sql: """
+                SELECT seq, op_id, shop, user_key, kind, payload, created_at, attempts, last_error, next_attempt_at, lease_until
+                FROM outbox WHERE shop = ? ORDER BY seq
+                """, arguments: [shop])
+            var blocked = Set<String>()
+            var claimed: [OutboxEntry] = []
+            while claimed.count < limit, let row = try rows.next() {
+                let userKey: String = row["user_key"]
+                if blocked.contains(userKey) { continue }
+                let nextAttempt: EpochMillis = row["next_attempt_at"]
+                let lease: EpochMillis = row["lease_until"]
+                guard nextAttempt <= now, lease <= now, let kind = BrazeOperation.Kind(rawValue: row["kind"]) else {
+                    blocked.insert(userKey)
+                    continue
+                }
+                claimed.append(OutboxEntry(
+                    seq: row["seq"],
+                    operation: BrazeOperation(id: row["op_id"], shop: row["shop"], userKey: userKey, kind: kind, payload: row["payload"], createdAt: row["created_at"]),
+                    attempts: row["attempts"], lastError: row["last_error"]
+                ))
+            }
+            let lease = try db.cachedStatement(sql: "UPDATE outbox SET lease_until = ? WHERE seq = ?")
+            for entry in claimed { try lease.execute(arguments: [now + leaseMillis, entry.seq]) }
+            return claimed
+        }
+    }
+
+    public func complete(_ seqs: [Int64]) async throws {
+        guard !seqs.isEmpty else { return }
+        try await pool.write { db in
+            let delete = try db.cachedStatement(sql: "DELETE FROM outbox WHERE seq = ?")
+            for seq in seqs { try delete.execute(arguments: [seq]) }
+        }
+    }
+
+    public func retry(_ seqs: [Int64], at: EpochMillis, error: String) async throws {
+        guard !seqs.isEmpty else { return }
+        try await pool.write { db in
+            let update = try db.cachedStatement(sql: """
+                UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, lease_until = 0, last_error = ? WHERE seq = ?
+                """)
+            for seq in seqs { try update.execute(arguments: [at, String(error.prefix(500)), seq]) }
+        }
+    }
+
+    public func deadLetter(_ seqs: [Int64], reason: String, now: EpochMillis) async throws {
+        guard !seqs.isEmpty else { return }
+        try await pool.write { db in
+            let move = try db.cachedStatement(sql: """
+                INSERT OR REPLACE INTO outbox_dead (op_id, shop, user_key, kind, payload, created_at, attempts, reason, died_at)
+                SELECT op_id, shop, user_key, kind, payload, created_at, attempts + 1, ?, ? FROM outbox WHERE seq = ?
+                """)
+            let delete = try db.cachedStatement(sql: "DELETE FROM outbox WHERE seq = ?")
+            for seq in seqs {
+                try move.execute(arguments: [String(reason.prefix(1000)), now, seq])
+                try delete.execute(arguments: [seq])
+            }
+        }
+    }
+
+    public func releaseClaims() async throws {
+        try await pool.write { db in try db.execute(sql: "UPDATE outbox SET lease_until = 0 WHERE lease_until > 0") }
+    }
+
+    public func status(shop: String?, now: EpochMillis) async throws -> OutboxStatus {
+        try await pool.read { db in
+            let filter = shop == nil ? "" : "WHERE shop = ?"
+            let args: StatementArguments = shop.map { [$0] } ?? []
+            let row = try Row.fetchOne(db, sql: """
+                SELECT COUNT(*) AS pending, COALESCE(SUM(lease_until > \(now)), 0) AS in_flight, MIN(created_at) AS oldest
+                FROM outbox \(filter)
+                """, arguments: args)
+            let dead = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outbox_dead \(filter)", arguments: args) ?? 0
+            let oldest: EpochMillis? = row?["oldest"]
+            return OutboxStatus(pending: row?["pending"] ?? 0, inFlight: row?["in_flight"] ?? 0, dead: dead,
+                                oldestPendingAgeMillis: oldest.map { max(0, now - $0) })
+        }
+    }
+
+    public func retryDead(shop: String?) async throws -> Int {
+        try await pool.write { db in
+            let filter = shop == nil ? "" : "WHERE shop = ?"
+            let args: StatementArguments = shop.map { [$0] } ?? []
+            // Dead operations go to the back of the queue, keeping their ids.
+            try db.execute(sql: """
+                INSERT INTO outbox (op_id, shop, user_key, kind, payload, created_at)
+                SELECT op_id, shop, user_key, kind, payload, created_at FROM outbox_dead \(filter) ORDER BY seq
+                ON CONFLICT (shop, op_id) DO NOTHING
+                """, arguments: args)
+            let moved = db.changesCount
+            try db.execute(sql: "DELETE FROM outbox_dead \(filter)", arguments: args)
+            return moved
+        }
+    }
+}
