@@ -71,6 +71,8 @@ public protocol Outbox: Sendable {
     /// An operation is deliverable when it is due and no earlier operation of the same user is
     /// still waiting (so a user's order survives retries).
     func claim(shop: String, now: EpochMillis, limit: Int, leaseMillis: EpochMillis) async throws -> [OutboxEntry]
+    /// Gives claimed operations back untouched (they did not fit in a request).
+    func release(_ seqs: [Int64]) async throws
     /// Removes delivered operations.
     func complete(_ seqs: [Int64]) async throws
     /// Releases operations for another attempt at `at`, counting the attempt.

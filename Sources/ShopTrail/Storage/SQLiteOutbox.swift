@@ -58,6 +58,14 @@ public final class SQLiteOutbox: Outbox {
         }
     }
 
+    public func release(_ seqs: [Int64]) async throws {
+        guard !seqs.isEmpty else { return }
+        try await pool.write { db in
+            let update = try db.cachedStatement(sql: "UPDATE outbox SET lease_until = 0 WHERE seq = ?")
+            for seq in seqs { try update.execute(arguments: [seq]) }
+        }
+    }
+
     public func complete(_ seqs: [Int64]) async throws {
         guard !seqs.isEmpty else { return }
         try await pool.write { db in

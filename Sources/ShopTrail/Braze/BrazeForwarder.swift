@@ -1,0 +1,187 @@
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// Sends one request to Braze and classifies the answer (the `BrazeClient`; tests use it against the sandbox).
+public protocol BrazeSending: Sendable {
+    func send(_ request: BrazeRequest) async -> BrazeAnswer
+}
+
+extension BrazeClient: BrazeSending {}
+
+/// How the forwarder paces and retries.
+public struct ForwarderSettings: Sendable {
+    public var packer = BrazeRequestPacker()
+    /// Entries claimed per round: enough to fill every array of one `/users/track` request.
+    public var claimLimit = 300
+    /// A request that is not full waits this long for more operations, unless its oldest is older.
+    public var lingerMillis: EpochMillis = 200
+    /// How long a claim protects operations from another claimer.
+    public var leaseMillis: EpochMillis = 60_000
+    /// Sleep between polls when a shop's outbox is empty.
+    public var idlePollMillis: EpochMillis = 250
+    /// Exponential backoff after 5xx, timeouts and connection failures: base × 2^n, capped, ±20 % jitter.
+    public var backoffBaseMillis: EpochMillis = 1_000
+    public var backoffMaxMillis: EpochMillis = 300_000
+    /// Requests per second per shop; Braze's default `/users/track` limit is 50,000 a minute.
+    public var requestsPerSecond: Double = 800
+
+    public init() {}
+}
+
+/// Drains the outbox to Braze, shop by shop: packs requests, paces them, retries what failed for
+/// a reason that passes, and dead-letters what Braze rejected for good. At least once: an operation
+/// leaves the outbox only after Braze's answer for it.
+public final class BrazeForwarder: Service {
+    private let outbox: any Outbox
+    private let senders: [String: any BrazeSending]
+    private let clock: any WallClock
+    private let settings: ForwarderSettings
+    private let logger: Logger
+    private let pacing = Mutex<[String: ShopPacing]>([:])
+
+    /// Per-shop state: when the shop may send again, and how many failures in a row.
+    struct ShopPacing {
+        var notBefore: EpochMillis = 0
+        var failures = 0
+        /// Rounds left that send one operation each, to isolate the one a whole request was refused for.
+        var soloRounds = 0
+    }
+
+    /// What one round did, for tests and logs.
+    public struct Round: Sendable, Equatable {
+        public var delivered = 0
+        public var deadLettered = 0
+        public var retried = 0
+        public var sent = false
+    }
+
+    /// `senders` maps shop domains to their Braze client; shops without one are not drained.
+    public init(outbox: any Outbox, senders: [String: any BrazeSending], clock: any WallClock = SystemClock(), settings: ForwarderSettings = .init(), logger: Logger) {
+        self.outbox = outbox
+        self.senders = senders
+        self.clock = clock
+        self.settings = settings
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        try await outbox.releaseClaims()
+        // Stop between requests on graceful shutdown; what is unsent stays in the outbox.
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                var busy = false
+                for shop in self.senders.keys.sorted() {
+                    do {
+                        busy = try await self.round(shop: shop).sent || busy
+                    } catch {
+                        self.logger.error("outbox round failed", metadata: ["shop": .string(shop), "error": "\(type(of: error))"])
+                    }
+                }
+                if !busy { try? await Task.sleep(for: .milliseconds(self.settings.idlePollMillis)) }
+            }
+        }
+    }
+
+    /// One request's worth for `shop` (or nothing, when paused, empty or lingering).
+    public func round(shop: String) async throws -> Round {
+        guard let sender = senders[shop] else { return Round() }
+        let now = clock.now()
+        let (notBefore, solo) = pacing.withLock { ($0[shop]?.notBefore ?? 0, ($0[shop]?.soloRounds ?? 0) > 0) }
+        if notBefore > now { return Round() }
+        let claimed = try await outbox.claim(shop: shop, now: now, limit: solo ? 1 : settings.claimLimit, leaseMillis: settings.leaseMillis)
+        guard let packed = settings.packer.pack(claimed) else { return Round() }
+        if solo { pace(shop) { $0.soloRounds -= 1 } }
+        let oldest = packed.carried.map(\.operation.createdAt).min() ?? now
+        if !solo, packed.leftover.isEmpty, claimed.count < settings.claimLimit, isNotFull(packed), now - oldest < settings.lingerMillis {
+            try await outbox.release(claimed.map(\.seq))  // linger: let the request fill up
+            return Round()
+        }
+        try await outbox.release(packed.leftover.map(\.seq))
+        let answer = await sender.send(packed.request)
+        var round = Round(sent: true)
+        let seqs = packed.carried.map(\.seq)
+        let sentAt = clock.now()
+        switch answer.response {
+        case .success(_, let minorErrors):
+            let rejected = rejectedSeqs(minorErrors, packed)
+            for (seq, reason) in rejected {
+                try await outbox.deadLetter([seq], reason: reason, now: sentAt)
+            }
+            let delivered = seqs.filter { rejected[$0] == nil }
+            try await outbox.complete(delivered)
+            round.delivered = delivered.count
+            round.deadLettered = rejected.count
+            pace(shop) { $0.failures = 0; $0.notBefore = max($0.notBefore, sentAt + self.interval(answer.rateLimit, now: sentAt)) }
+        case .rateLimited(let retryAfter, let resetAt):
+            let wait = retryAfter.map { EpochMillis($0.components.seconds * 1000) }
+                ?? resetAt.map { max(0, EpochMillis($0.timeIntervalSince1970 * 1000) - sentAt) } ?? settings.backoffBaseMillis
+            try await outbox.retry(seqs, at: sentAt + wait, error: "429 rate limited")
+            pace(shop) { $0.notBefore = sentAt + wait }
+            round.retried = seqs.count
+            logger.notice("braze rate limit", metadata: ["shop": .string(shop), "wait_ms": "\(wait)"])
+        case .retryable(let status, let reason):
+            let wait = backoff(shop)
+            try await outbox.retry(seqs, at: sentAt + wait, error: "\(status.map(String.init) ?? "no answer"): \(reason)")
+            pace(shop) { $0.notBefore = sentAt + wait }
+            round.retried = seqs.count
+            logger.warning("braze unavailable, backing off", metadata: ["shop": .string(shop), "status": "\(status.map(String.init) ?? "none")", "wait_ms": "\(wait)"])
+        case .rejected(let status, let message) where status == 401 || status == 403:
+            // A wrong or under-privileged key is the operator's to fix; the operations are fine.
+            let wait = settings.backoffMaxMillis
+            try await outbox.retry(seqs, at: sentAt + wait, error: "\(status): \(message)")
+            pace(shop) { $0.notBefore = sentAt + wait }
+            round.retried = seqs.count
+            logger.error("braze refused the API key", metadata: ["shop": .string(shop), "status": "\(status)"])
+        case .rejected(let status, let message):
+            if packed.carried.count == 1 {
+                try await outbox.deadLetter(seqs, reason: "\(status): \(message)", now: sentAt)
+                round.deadLettered = 1
+            } else {
+                // The whole request was refused: find the culprit by sending each operation alone.
+                try await outbox.retry(seqs, at: sentAt, error: "\(status): \(message)")
+                round.retried = seqs.count
+                pace(shop) { $0.soloRounds = packed.carried.count }
+            }
+        }
+        return round
+    }
+
+    /// The seqs Braze's minor errors name, with their reason.
+    private func rejectedSeqs(_ errors: [BrazeMinorError], _ packed: BrazeRequestPacker.Packed) -> [Int64: String] {
+        var bySlot: [String: Int64] = [:]
+        for (seq, position) in packed.positions { bySlot["\(position.array)#\(position.index)"] = seq }
+        var rejected: [Int64: String] = [:]
+        for error in errors {
+            guard let array = error.inputArray, let index = error.index, let seq = bySlot["\(array)#\(index)"] else { continue }
+            rejected[seq] = error.message
+        }
+        return rejected
+    }
+
+    private func isNotFull(_ packed: BrazeRequestPacker.Packed) -> Bool {
+        packed.carried.count < settings.packer.maxPerTrackArray
+    }
+
+    /// Spacing between requests: the configured rate, or until the window resets when Braze says none are left.
+    private func interval(_ info: BrazeRateLimitInfo?, now: EpochMillis) -> EpochMillis {
+        if let info, info.remaining == 0, let reset = info.resetAt {
+            return max(0, EpochMillis(reset.timeIntervalSince1970 * 1000) - now)
+        }
+        return EpochMillis(1000 / max(settings.requestsPerSecond, 0.001))
+    }
+
+    private func backoff(_ shop: String) -> EpochMillis {
+        let failures = pacing.withLock { state -> Int in
+            state[shop, default: ShopPacing()].failures += 1
+            return state[shop, default: ShopPacing()].failures
+        }
+        let exponential = settings.backoffBaseMillis << min(failures - 1, 20)
+        let capped = min(exponential, settings.backoffMaxMillis)
+        return EpochMillis(Double(capped) * Double.random(in: 0.8...1.2))
+    }
+
+    private func pace(_ shop: String, _ update: (inout ShopPacing) -> Void) {
+        pacing.withLock { update(&$0[shop, default: ShopPacing()]) }
+    }
+}
