@@ -1,7 +1,9 @@
 import ArgumentParser
+import AsyncHTTPClient
 import Foundation
 import Hummingbird
 import Logging
+import ServiceLifecycle
 import ShopTrail
 
 /// `shoptrail serve`: the collector and everything behind it, on the embedded SQLite store.
@@ -12,6 +14,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Address to listen on (overrides server.host).") var host: String?
     @Option(help: "Port to listen on; 0 picks a free one (overrides server.port).") var port: Int?
     @Option(help: "Folder for the SQLite database (overrides server.data_dir).") var data: String?
+    @Option(help: "Port of the in-process Braze sandbox for shops without a Braze API key; 0 picks a free one. Default 9090, or 0 when --port is 0.") var sandboxPort: Int?
     @Option(help: "trace, debug, info, notice, warning, error or critical (or LOG_LEVEL).") var logLevel: String?
 
     func run() async throws {
@@ -32,7 +35,31 @@ struct ServeCommand: AsyncParsableCommand {
             // Straight to the file descriptor: stdout may be a pipe, where print() would sit in a buffer.
             FileHandle.standardOutput.write(Data((Banner.text(config: settled, port: boundPort, databasePath: dbPath) + "\n").utf8))
         }
-        try await app.runService()
+
+        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
+        let delivery = BrazeDelivery(
+            config: settled, httpClient: httpClient, sandboxHost: "127.0.0.1",
+            sandboxPort: sandboxPort ?? (settled.server.port == 0 ? 0 : 9090)
+        ) { port in
+            let text = "Braze sandbox (in-process, for shops without a Braze API key) on http://127.0.0.1:\(port)\n"
+                + "  profiles:  curl -s http://127.0.0.1:\(port)/_sandbox/users\n"
+            FileHandle.standardOutput.write(Data(text.utf8))
+        }
+        let outbox = SQLiteOutbox(database: store.database)
+        let forwarder = BrazeForwarder(outbox: outbox, senders: delivery.senders, logger: logger)
+        // Shut down in reverse order: stop taking beacons, then stop forwarding, then the sandbox.
+        var services: [any Service] = []
+        if let sandbox = delivery.sandbox { services.append(sandbox) }
+        services.append(forwarder)
+        services.append(app)
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            try? await httpClient.shutdown()
+            throw error
+        }
+        try await httpClient.shutdown()
         let stats = store.commitStats()
         logger.notice("stopped", metadata: ["batches": "\(stats.batches)", "transactions": "\(stats.transactions)"])
     }
@@ -50,7 +77,7 @@ enum Banner {
             "  collector: POST \(base)/v1/batch",
         ]
         for shop in config.shops {
-            let braze = shop.braze.isDryRun ? "dry-run (no Braze API key)" : "\(shop.braze.restEndpoint ?? "")"
+            let braze = shop.braze.isDryRun ? "in-process sandbox (no Braze API key)" : "\(shop.braze.restEndpoint ?? "")"
             lines.append("  shop:      \(shop.domain)  write key: \(shop.writeKey)  braze: \(braze)")
         }
         if let shop = config.shops.first {

@@ -20,11 +20,25 @@ public struct ForwarderSettings: Sendable {
     public var leaseMillis: EpochMillis = 60_000
     /// Sleep between polls when a shop's outbox is empty.
     public var idlePollMillis: EpochMillis = 250
+    /// Requests in flight at once per shop.
+    public var concurrency = 4
     /// Exponential backoff after 5xx, timeouts and connection failures: base × 2^n, capped, ±20 % jitter.
+    /// The cap bounds how long after an outage ends the backlog starts draining.
     public var backoffBaseMillis: EpochMillis = 1_000
-    public var backoffMaxMillis: EpochMillis = 300_000
-    /// Requests per second per shop; Braze's default `/users/track` limit is 50,000 a minute.
-    public var requestsPerSecond: Double = 800
+    public var backoffMaxMillis: EpochMillis = 30_000
+    /// Pause after Braze refuses the API key (401/403): the operator has to fix the key.
+    public var badKeyPauseMillis: EpochMillis = 300_000
+    /// Requests per minute per shop and path, under Braze's documented limits (`/users/track` 50,000;
+    /// identify, alias/new and delete share 20,000); 2 % headroom for clocks that disagree.
+    public var requestsPerMinute: [String: Double] = [
+        BrazeEndpoint.usersTrack.path: 49_000,
+        BrazeEndpoint.usersIdentify.path: 6_500,
+        BrazeEndpoint.usersAliasNew.path: 6_500,
+        BrazeEndpoint.usersDelete.path: 6_500,
+        BrazeEndpoint.usersMerge.path: 6_500,
+    ]
+    /// For paths not listed above.
+    public var defaultRequestsPerMinute: Double = 2_400
 
     public init() {}
 }
@@ -43,6 +57,8 @@ public final class BrazeForwarder: Service {
     /// Per-shop state: when the shop may send again, and how many failures in a row.
     struct ShopPacing {
         var notBefore: EpochMillis = 0
+        /// Until when the shop is backing off after a failure; requests in flight that fail meanwhile count once.
+        var backoffUntil: EpochMillis = 0
         var failures = 0
         /// Rounds left that send one operation each, to isolate the one a whole request was refused for.
         var soloRounds = 0
@@ -69,17 +85,32 @@ public final class BrazeForwarder: Service {
         try await outbox.releaseClaims()
         // Stop between requests on graceful shutdown; what is unsent stays in the outbox.
         await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                var busy = false
+            await withTaskGroup(of: Void.self) { group in
                 for shop in self.senders.keys.sorted() {
-                    do {
-                        busy = try await self.round(shop: shop).sent || busy
-                    } catch {
-                        self.logger.error("outbox round failed", metadata: ["shop": .string(shop), "error": "\(type(of: error))"])
+                    // Several requests in flight per shop: Braze's latency, not its rate limit, would
+                    // otherwise bound throughput. Claims keep each user's operations in one request at a time.
+                    for _ in 0..<max(1, self.settings.concurrency) {
+                        group.addTask { await self.work(shop: shop) }
                     }
                 }
-                if !busy { try? await Task.sleep(for: .milliseconds(self.settings.idlePollMillis)) }
             }
+        }
+    }
+
+    /// One worker's loop for a shop: send while there is something to send, else sleep until it may.
+    private func work(shop: String) async {
+        while !Task.isCancelled {
+            var sent = false
+            do {
+                sent = try await round(shop: shop).sent
+            } catch {
+                logger.error("outbox round failed", metadata: ["shop": .string(shop), "error": "\(type(of: error))"])
+            }
+            if sent { continue }
+            let now = clock.now()
+            let notBefore = pacing.withLock { $0[shop]?.notBefore ?? 0 }
+            let wait = notBefore > now ? min(settings.idlePollMillis, notBefore - now) : settings.idlePollMillis
+            try? await Task.sleep(for: .milliseconds(max(1, wait)))
         }
     }
 
@@ -87,8 +118,17 @@ public final class BrazeForwarder: Service {
     public func round(shop: String) async throws -> Round {
         guard let sender = senders[shop] else { return Round() }
         let now = clock.now()
-        let (notBefore, solo) = pacing.withLock { ($0[shop]?.notBefore ?? 0, ($0[shop]?.soloRounds ?? 0) > 0) }
-        if notBefore > now { return Round() }
+        // Reserve this request's slot under the rate limit before claiming, so concurrent workers space out.
+        let minSpacing = EpochMillis(60_000 / max(settings.requestsPerMinute.values.max() ?? settings.defaultRequestsPerMinute, 0.001))
+        let slot: (free: Bool, solo: Bool) = pacing.withLock { state in
+            var shopPacing = state[shop, default: ShopPacing()]
+            guard shopPacing.notBefore <= now else { return (false, false) }
+            shopPacing.notBefore = now + minSpacing
+            state[shop] = shopPacing
+            return (true, shopPacing.soloRounds > 0)
+        }
+        guard slot.free else { return Round() }
+        let solo = slot.solo
         let claimed = try await outbox.claim(shop: shop, now: now, limit: solo ? 1 : settings.claimLimit, leaseMillis: settings.leaseMillis)
         guard let packed = settings.packer.pack(claimed) else { return Round() }
         if solo { pace(shop) { $0.soloRounds -= 1 } }
@@ -112,7 +152,8 @@ public final class BrazeForwarder: Service {
             try await outbox.complete(delivered)
             round.delivered = delivered.count
             round.deadLettered = rejected.count
-            pace(shop) { $0.failures = 0; $0.notBefore = max($0.notBefore, sentAt + self.interval(answer.rateLimit, now: sentAt)) }
+            let spacing = interval(answer.rateLimit, path: packed.request.path, now: sentAt)
+            pace(shop) { $0.failures = 0; $0.notBefore = max($0.notBefore, sentAt + spacing) }
         case .rateLimited(let retryAfter, let resetAt):
             let wait = retryAfter.map { EpochMillis($0.components.seconds * 1000) }
                 ?? resetAt.map { max(0, EpochMillis($0.timeIntervalSince1970 * 1000) - sentAt) } ?? settings.backoffBaseMillis
@@ -121,14 +162,14 @@ public final class BrazeForwarder: Service {
             round.retried = seqs.count
             logger.notice("braze rate limit", metadata: ["shop": .string(shop), "wait_ms": "\(wait)"])
         case .retryable(let status, let reason):
-            let wait = backoff(shop)
+            let wait = backoff(shop, at: sentAt)
             try await outbox.retry(seqs, at: sentAt + wait, error: "\(status.map(String.init) ?? "no answer"): \(reason)")
             pace(shop) { $0.notBefore = sentAt + wait }
             round.retried = seqs.count
             logger.warning("braze unavailable, backing off", metadata: ["shop": .string(shop), "status": "\(status.map(String.init) ?? "none")", "wait_ms": "\(wait)"])
         case .rejected(let status, let message) where status == 401 || status == 403:
             // A wrong or under-privileged key is the operator's to fix; the operations are fine.
-            let wait = settings.backoffMaxMillis
+            let wait = settings.badKeyPauseMillis
             try await outbox.retry(seqs, at: sentAt + wait, error: "\(status): \(message)")
             pace(shop) { $0.notBefore = sentAt + wait }
             round.retried = seqs.count
@@ -164,21 +205,27 @@ public final class BrazeForwarder: Service {
     }
 
     /// Spacing between requests: the configured rate, or until the window resets when Braze says none are left.
-    private func interval(_ info: BrazeRateLimitInfo?, now: EpochMillis) -> EpochMillis {
+    private func interval(_ info: BrazeRateLimitInfo?, path: String, now: EpochMillis) -> EpochMillis {
         if let info, info.remaining == 0, let reset = info.resetAt {
             return max(0, EpochMillis(reset.timeIntervalSince1970 * 1000) - now)
         }
-        return EpochMillis(1000 / max(settings.requestsPerSecond, 0.001))
+        let perMinute = settings.requestsPerMinute[path] ?? settings.defaultRequestsPerMinute
+        return EpochMillis(60_000 / max(perMinute, 0.001))
     }
 
-    private func backoff(_ shop: String) -> EpochMillis {
-        let failures = pacing.withLock { state -> Int in
-            state[shop, default: ShopPacing()].failures += 1
-            return state[shop, default: ShopPacing()].failures
+    /// The wait after a failure at `now`. Concurrent requests failing in one outage step the backoff once.
+    private func backoff(_ shop: String, at now: EpochMillis) -> EpochMillis {
+        pacing.withLock { state in
+            var shopPacing = state[shop, default: ShopPacing()]
+            defer { state[shop] = shopPacing }
+            if shopPacing.backoffUntil > now { return shopPacing.backoffUntil - now }
+            shopPacing.failures += 1
+            let exponential = settings.backoffBaseMillis << min(shopPacing.failures - 1, 20)
+            let capped = min(exponential, settings.backoffMaxMillis)
+            let wait = EpochMillis(Double(capped) * Double.random(in: 0.8...1.2))
+            shopPacing.backoffUntil = now + wait
+            return wait
         }
-        let exponential = settings.backoffBaseMillis << min(failures - 1, 20)
-        let capped = min(exponential, settings.backoffMaxMillis)
-        return EpochMillis(Double(capped) * Double.random(in: 0.8...1.2))
     }
 
     private func pace(_ shop: String, _ update: (inout ShopPacing) -> Void) {

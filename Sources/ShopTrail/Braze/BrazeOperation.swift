@@ -84,4 +84,14 @@ public protocol Outbox: Sendable {
     func status(shop: String?, now: EpochMillis) async throws -> OutboxStatus
     /// Moves dead-lettered operations back into the outbox; returns how many.
     func retryDead(shop: String?) async throws -> Int
+    /// The most recent dead letters, newest first.
+    func deadLetters(shop: String?, limit: Int) async throws -> [DeadLetter]
+}
+
+/// An operation Braze rejected for good, with Braze's reason.
+public struct DeadLetter: Sendable, Equatable {
+    public var operation: BrazeOperation
+    public var attempts: Int
+    public var reason: String
+    public var diedAt: EpochMillis
 }

@@ -133,4 +133,21 @@ public final class SQLiteOutbox: Outbox {
             return moved
         }
     }
+
+    public func deadLetters(shop: String?, limit: Int) async throws -> [DeadLetter] {
+        try await pool.read { db in
+            let filter = shop == nil ? "" : "WHERE shop = ?"
+            var args: StatementArguments = shop.map { [$0] } ?? []
+            args += [limit]
+            return try Row.fetchAll(db, sql: """
+                SELECT op_id, shop, user_key, kind, payload, created_at, attempts, reason, died_at
+                FROM outbox_dead \(filter) ORDER BY died_at DESC, seq DESC LIMIT ?
+                """, arguments: args).compactMap { row in
+                guard let kind = BrazeOperation.Kind(rawValue: row["kind"]) else { return nil }
+                return DeadLetter(
+                    operation: BrazeOperation(id: row["op_id"], shop: row["shop"], userKey: row["user_key"], kind: kind, payload: row["payload"], createdAt: row["created_at"]),
+                    attempts: row["attempts"], reason: row["reason"], diedAt: row["died_at"])
+            }
+        }
+    }
 }
