@@ -30,10 +30,12 @@ struct ServeCommand: AsyncParsableCommand {
         logger.info("store opened", metadata: ["path": .string(dbPath), "synchronous": .string(config.server.sqliteSynchronous.rawValue)])
 
         let settled = config
-        let deps = AppDependencies(config: settled, store: store, logger: logger)
+        let (adminToken, adminTokenOrigin) = try AdminToken.loadOrCreate(server: settled.server)
+        let deps = AppDependencies(config: settled, store: store, logger: logger, adminToken: adminToken)
         let app = buildApplication(deps, host: settled.server.host, port: settled.server.port) { boundPort in
             // Straight to the file descriptor: stdout may be a pipe, where print() would sit in a buffer.
-            FileHandle.standardOutput.write(Data((Banner.text(config: settled, port: boundPort, databasePath: dbPath) + "\n").utf8))
+            let banner = Banner.text(config: settled, port: boundPort, databasePath: dbPath, adminTokenOrigin: adminTokenOrigin.description)
+            FileHandle.standardOutput.write(Data((banner + "\n").utf8))
         }
 
         let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
@@ -47,10 +49,12 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let outbox = SQLiteOutbox(database: store.database)
         let forwarder = BrazeForwarder(outbox: outbox, senders: delivery.senders, logger: logger)
-        // Shut down in reverse order: stop taking beacons, then stop forwarding, then the sandbox.
+        let processor = ProcessorService(database: store.database, config: settled, logger: logger)
+        // Shut down in reverse order: stop taking beacons, then processing, then forwarding, then the sandbox.
         var services: [any Service] = []
         if let sandbox = delivery.sandbox { services.append(sandbox) }
         services.append(forwarder)
+        services.append(processor)
         services.append(app)
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
@@ -67,7 +71,7 @@ struct ServeCommand: AsyncParsableCommand {
 
 /// What a newcomer needs to see when the server starts.
 enum Banner {
-    static func text(config: ShopTrailConfig, port: Int, databasePath: String) -> String {
+    static func text(config: ShopTrailConfig, port: Int, databasePath: String, adminTokenOrigin: String) -> String {
         let base = "http://\(config.server.host == "0.0.0.0" ? "127.0.0.1" : config.server.host):\(port)"
         var lines = [
             "ShopTrail \(ShopTrailVersion.string) is running on \(base)",
@@ -75,6 +79,7 @@ enum Banner {
             "  store:     \(databasePath) (SQLite, WAL, synchronous=\(config.server.sqliteSynchronous.rawValue))",
             "  health:    curl -s \(base)/healthz",
             "  collector: POST \(base)/v1/batch",
+            "  admin:     token in \(adminTokenOrigin)  (GET \(base)/v1/shops/{domain}/snippet.liquid)",
         ]
         for shop in config.shops {
             let braze = shop.braze.isDryRun ? "in-process sandbox (no Braze API key)" : "\(shop.braze.restEndpoint ?? "")"
@@ -85,7 +90,7 @@ enum Banner {
             lines.append("Send a test event:")
             lines.append("  curl -s \(base)/v1/batch -H 'Content-Type: text/plain' -d '{\"write_key\":\"\(shop.writeKey)\",\"visitor_id\":\"v_hello_world\",\"events\":[{\"id\":\"evt-1\",\"name\":\"page_viewed\",\"properties\":{\"url\":\"https://\(shop.domain)/\"}}]}'")
             lines.append("")
-            lines.append("Next: the theme snippet (`shoptrail snippet --shop \(shop.domain)`) arrives with the storefront kit; see README.md.")
+            lines.append("Next: the theme snippet: `shoptrail snippet --shop \(shop.domain)` (README, Storefront kit)")
         }
         return lines.joined(separator: "\n")
     }

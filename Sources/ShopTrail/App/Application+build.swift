@@ -8,13 +8,16 @@ public struct AppDependencies: Sendable {
     public var clock: any WallClock
     public var limits: CollectorLimits
     public var logger: Logger
+    /// Guards the admin endpoints; nil falls back to `config.server.adminToken` (see `AdminToken.loadOrCreate`).
+    public var adminToken: Secret?
 
-    public init(config: ShopTrailConfig, store: any EventStore, clock: any WallClock = SystemClock(), limits: CollectorLimits = .init(), logger: Logger) {
+    public init(config: ShopTrailConfig, store: any EventStore, clock: any WallClock = SystemClock(), limits: CollectorLimits = .init(), logger: Logger, adminToken: Secret? = nil) {
         self.config = config
         self.store = store
         self.clock = clock
         self.limits = limits
         self.logger = logger
+        self.adminToken = adminToken
     }
 }
 
@@ -23,8 +26,13 @@ public func buildRouter(_ deps: AppDependencies) -> Router<BasicRequestContext> 
     let router = Router()
     router.add(middleware: JSONErrorMiddleware())
     HealthController(store: deps.store).addRoutes(to: router)
-    CollectorController(config: deps.config, store: deps.store, limits: deps.limits, clock: deps.clock, logger: deps.logger)
-        .addRoutes(to: router)
+    let collector = CollectorController(config: deps.config, store: deps.store, limits: deps.limits, clock: deps.clock, logger: deps.logger)
+    collector.addRoutes(to: router)
+    // The storefront kit: tracker, admin snippet/pixel, App Proxy and Custom Pixel beacons.
+    SDKController().addRoutes(to: router)
+    SnippetController(config: deps.config, adminToken: deps.adminToken ?? deps.config.server.adminToken).addRoutes(to: router)
+    AppProxyController(collector: collector).addRoutes(to: router)
+    PixelCollectorController(collector: collector).addRoutes(to: router)
     return router
 }
 

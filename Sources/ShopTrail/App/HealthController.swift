@@ -10,7 +10,7 @@ public struct HealthController: Sendable {
     public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
         // A browser pointed at the server gets a map rather than a bare 404.
         router.get("/") { _, _ -> Response in
-            Self.json(.ok, #"{"service":"shoptrail","version":"\#(ShopTrailVersion.string)","endpoints":{"health":"GET /healthz","collector":"POST /v1/batch"}}"#)
+            Self.json(.ok, #"{"service":"shoptrail","version":"\#(ShopTrailVersion.string)","endpoints":{"health":"GET /healthz","collector":"POST /v1/batch","tracker":"GET /sdk/v1/shoptrail.js","snippet":"GET /v1/shops/{domain}/snippet.liquid (admin)","pixel":"GET /v1/shops/{domain}/pixel.js (admin)","pixel_collector":"POST /v1/pixel/batch","app_proxy":"POST /proxy/v1/batch"}}"#)
         }
         router.get("/healthz") { _, _ -> Response in
             do {

@@ -77,6 +77,10 @@ public struct IncomingBatch: Sendable, Equatable {
             if text.utf8.count > limits.maxContextBytes {
                 throw APIError(.badRequest, "context_too_large", "context is larger than \(limits.maxContextBytes) bytes", field: "context")
             }
+            // `$` keys carry what the server verified (e.g. the App Proxy's customer); a client cannot send them.
+            if let key = ServerContext.reservedKey(inContext: text) {
+                throw APIError(.badRequest, "reserved_field", "context.\(truncate(key)) is reserved for the server (context keys starting with $)", field: "context.\(truncate(key))")
+            }
             contextJSON = text
         }
 

@@ -38,7 +38,9 @@ public enum ConfigLoader {
 
         var server = ServerConfig(publicURL: "")
         if let node = top.node("server") {
-            let s = try MappingReader(node, path: "server", allowed: ["public_url", "host", "port", "data_dir", "sqlite_synchronous"])
+            let s = try MappingReader(node, path: "server", allowed: [
+                "public_url", "host", "port", "data_dir", "sqlite_synchronous", "admin_token", "admin_token_env",
+            ])
             if let host = try s.string("host") { server.host = host }
             if let port = try s.int("port") {
                 guard (0...65535).contains(port) else { throw s.error("port", "must be between 0 and 65535") }
@@ -46,6 +48,10 @@ public enum ConfigLoader {
             }
             if let dir = try s.string("data_dir") { server.dataDir = dir }
             if let sync: SQLiteSynchronous = try s.enumeration("sqlite_synchronous") { server.sqliteSynchronous = sync }
+            server.adminToken = try s.secret("admin_token", env: env)
+            if let token = server.adminToken, token.value.utf8.count < 16 {
+                throw s.error(s.node("admin_token") != nil ? "admin_token" : "admin_token_env", "must be at least 16 characters (it guards the snippet secret)")
+            }
             if let url = try s.string("public_url") {
                 guard isHTTPURL(url) else { throw s.error("public_url", "must be an http:// or https:// URL, got '\(url)'") }
                 server.publicURL = url.hasSuffix("/") ? String(url.dropLast()) : url
@@ -64,6 +70,7 @@ public enum ConfigLoader {
             let path = "shops[\(i)]"
             let m = try MappingReader(node, path: path, allowed: [
                 "domain", "write_key", "allowed_origins", "snippet_secret", "snippet_secret_env", "shopify", "braze",
+                "app_proxy", "inline_tracker",
             ])
             guard let domain = try m.string("domain") else { throw m.error("domain", "is required") }
             guard isShopDomain(domain) else {
@@ -93,7 +100,7 @@ public enum ConfigLoader {
             var braze = BrazeConfig()
             if let node = m.node("braze") {
                 let b = try MappingReader(node, path: "\(path).braze", allowed: [
-                    "rest_endpoint", "api_key", "api_key_env", "external_id", "anonymous", "events",
+                    "rest_endpoint", "api_key", "api_key_env", "external_id", "anonymous", "events", "hold_days", "browsing_events",
                 ])
                 if let endpoint = try b.string("rest_endpoint") {
                     guard isHTTPURL(endpoint) else { throw b.error("rest_endpoint", "must be an https:// URL like https://rest.fra-02.braze.eu, got '\(endpoint)'") }
@@ -106,8 +113,39 @@ public enum ConfigLoader {
                 if let v: ExternalIdStrategy = try b.enumeration("external_id") { braze.externalId = v }
                 if let v: AnonymousMode = try b.enumeration("anonymous") { braze.anonymous = v }
                 if let v: EventNaming = try b.enumeration("events") { braze.events = v }
+                if let days = try b.int("hold_days") {
+                    guard (1...365).contains(days) else { throw b.error("hold_days", "must be from 1 to 365, got \(days)") }
+                    braze.holdDays = days
+                }
+                if let v = try b.bool("browsing_events") { braze.browsingEvents = v }
             }
-            shops.append(ShopConfig(domain: domain, writeKey: writeKey, allowedOrigins: origins, snippetSecret: snippetSecret, shopify: shopify, braze: braze))
+            var appProxy: AppProxyConfig?
+            if let node = m.node("app_proxy") {
+                let a = try MappingReader(node, path: "\(path).app_proxy", allowed: ["subpath_prefix", "subpath"])
+                var proxy = AppProxyConfig()
+                if let prefix = try a.string("subpath_prefix") {
+                    guard AppProxyConfig.prefixes.contains(prefix) else {
+                        throw a.error("subpath_prefix", "'\(prefix)' is not valid; use one of: \(AppProxyConfig.prefixes.joined(separator: " | "))")
+                    }
+                    proxy.subpathPrefix = prefix
+                }
+                if let subpath = try a.string("subpath") {
+                    guard isProxySubpath(subpath) else {
+                        throw a.error("subpath", "must be 1 to 30 of a-z 0-9 - _ and not admin, services, password or login, got '\(subpath)'")
+                    }
+                    proxy.subpath = subpath
+                }
+                // Shopify signs what it forwards with the app's API secret; without it nothing can be verified.
+                guard shopify.apiSecret != nil else {
+                    throw m.error("app_proxy", "needs shopify.api_secret (or api_secret_env) to verify the App Proxy signature")
+                }
+                appProxy = proxy
+            }
+            let inlineTracker = try m.bool("inline_tracker") ?? false
+            shops.append(ShopConfig(
+                domain: domain, writeKey: writeKey, allowedOrigins: origins, snippetSecret: snippetSecret, shopify: shopify, braze: braze,
+                appProxy: appProxy, inlineTracker: inlineTracker
+            ))
         }
         return ShopTrailConfig(server: server, shops: shops, origin: origin)
     }
@@ -117,6 +155,12 @@ public enum ConfigLoader {
         let name = s.dropLast(".myshopify.com".count)
         guard let first = name.utf8.first, first != UInt8(ascii: "-") else { return false }
         return name.utf8.allSatisfy { ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == UInt8(ascii: "-") }
+    }
+
+    /// Shopify's rules for an App Proxy subpath, in the lower case the tracker's URL uses.
+    static func isProxySubpath(_ s: String) -> Bool {
+        guard (1...30).contains(s.utf8.count), !["admin", "services", "password", "login"].contains(s) else { return false }
+        return s.utf8.allSatisfy { ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") }
     }
 
     static func isHTTPURL(_ s: String) -> Bool {
@@ -178,6 +222,14 @@ struct MappingReader {
     func int(_ key: String) throws -> Int? {
         guard let node = node(key) else { return nil }
         guard let value = node.int else { throw error(key, "must be an integer, got '\(node.string ?? "?")'") }
+        return value
+    }
+
+    func bool(_ key: String) throws -> Bool? {
+        guard let node = node(key) else { return nil }
+        guard let value = node.scalar.flatMap({ Bool.construct(from: $0) }) else {
+            throw error(key, "must be true or false, got '\(node.string ?? "?")'")
+        }
         return value
     }
 

@@ -49,13 +49,17 @@ public struct ServerConfig: Sendable, Equatable {
     /// Folder holding the SQLite database.
     public var dataDir: String = "./data"
     public var sqliteSynchronous: SQLiteSynchronous = .full
+    /// Bearer token for the admin endpoints (`GET /v1/shops/{domain}/snippet.liquid`, `pixel.js`).
+    /// Unset: `AdminToken.loadOrCreate` keeps a generated one in `data_dir/admin_token`.
+    public var adminToken: Secret?
 
-    public init(publicURL: String, host: String = "127.0.0.1", port: Int = 8080, dataDir: String = "./data", sqliteSynchronous: SQLiteSynchronous = .full) {
+    public init(publicURL: String, host: String = "127.0.0.1", port: Int = 8080, dataDir: String = "./data", sqliteSynchronous: SQLiteSynchronous = .full, adminToken: Secret? = nil) {
         self.publicURL = publicURL
         self.host = host
         self.port = port
         self.dataDir = dataDir
         self.sqliteSynchronous = sqliteSynchronous
+        self.adminToken = adminToken
     }
 }
 
@@ -71,19 +75,45 @@ public struct ShopConfig: Sendable, Equatable {
     public var snippetSecret: Secret?
     public var shopify: ShopifyConfig
     public var braze: BrazeConfig
+    /// Set: the snippet beacons through the shop's App Proxy instead of straight to `public_url`.
+    public var appProxy: AppProxyConfig?
+    /// The snippet carries the whole tracker instead of loading `/sdk/v1/shoptrail.js`.
+    public var inlineTracker: Bool
 
-    public init(domain: String, writeKey: String, allowedOrigins: [String], snippetSecret: Secret?, shopify: ShopifyConfig, braze: BrazeConfig) {
+    public init(
+        domain: String, writeKey: String, allowedOrigins: [String], snippetSecret: Secret?, shopify: ShopifyConfig, braze: BrazeConfig,
+        appProxy: AppProxyConfig? = nil, inlineTracker: Bool = false
+    ) {
         self.domain = domain
         self.writeKey = writeKey
         self.allowedOrigins = allowedOrigins
         self.snippetSecret = snippetSecret
         self.shopify = shopify
         self.braze = braze
+        self.appProxy = appProxy
+        self.inlineTracker = inlineTracker
     }
 
     public func allows(origin: String) -> Bool {
         allowedOrigins.contains(origin)
     }
+}
+
+/// The `app_proxy:` section of a shop: where Shopify exposes the app on the storefront,
+/// `https://{shop}/{subpath_prefix}/{subpath}/…`, forwarded signed to `{public_url}/proxy/…`.
+public struct AppProxyConfig: Sendable, Equatable {
+    /// The prefixes Shopify offers for app proxies.
+    public static let prefixes = ["apps", "a", "community", "tools"]
+    public var subpathPrefix: String = "apps"
+    public var subpath: String = "shoptrail"
+
+    public init(subpathPrefix: String = "apps", subpath: String = "shoptrail") {
+        self.subpathPrefix = subpathPrefix
+        self.subpath = subpath
+    }
+
+    /// The storefront path the tracker beacons to.
+    public var batchPath: String { "/\(subpathPrefix)/\(subpath)/v1/batch" }
 }
 
 /// The `shopify:` section of a shop.
@@ -121,6 +151,10 @@ public struct BrazeConfig: Sendable, Equatable {
     public var externalId: ExternalIdStrategy = .customerId
     public var anonymous: AnonymousMode = .hold
     public var events: EventNaming = .ecommerce
+    /// In `hold` mode, days an unidentified visitor's events wait before they are purged.
+    public var holdDays = 30
+    /// Also send page views, collection views and searches (kept locally either way).
+    public var browsingEvents = false
 
     public init(restEndpoint: String? = nil, apiKey: Secret? = nil, externalId: ExternalIdStrategy = .customerId, anonymous: AnonymousMode = .hold, events: EventNaming = .ecommerce) {
         self.restEndpoint = restEndpoint

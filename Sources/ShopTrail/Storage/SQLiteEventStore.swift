@@ -123,24 +123,28 @@ public final class SQLiteEventStore: EventStore {
             try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT position, shop, source, event_id, name, visitor_id, session_id, client_time, time, received_at, context, properties
-                    FROM events WHERE position > ? ORDER BY position LIMIT ?
+                    SELECT \(Self.eventColumns) FROM events WHERE position > ? ORDER BY position LIMIT ?
                     """,
                 arguments: [position, limit]
-            ).map { row in
-                LoggedEvent(
-                    position: row["position"],
-                    event: NewEvent(
-                        shop: row["shop"],
-                        source: EventSource(rawValue: row["source"]) ?? .storefront,
-                        eventId: row["event_id"], name: row["name"],
-                        visitorId: row["visitor_id"], sessionId: row["session_id"],
-                        clientTime: row["client_time"], time: row["time"], receivedAt: row["received_at"],
-                        context: row["context"], properties: row["properties"]
-                    )
-                )
-            }
+            ).map(Self.loggedEvent)
         }
+    }
+
+    /// The columns every event query selects, in `loggedEvent`'s order.
+    static let eventColumns = "position, shop, source, event_id, name, visitor_id, session_id, client_time, time, received_at, context, properties"
+
+    static func loggedEvent(_ row: Row) -> LoggedEvent {
+        LoggedEvent(
+            position: row["position"],
+            event: NewEvent(
+                shop: row["shop"],
+                source: EventSource(rawValue: row["source"]) ?? .storefront,
+                eventId: row["event_id"], name: row["name"],
+                visitorId: row["visitor_id"], sessionId: row["session_id"],
+                clientTime: row["client_time"], time: row["time"], receivedAt: row["received_at"],
+                context: row["context"], properties: row["properties"]
+            )
+        )
     }
 
     public func eventCount() async throws -> Int {
@@ -209,6 +213,43 @@ enum SQLiteMigrations {
                     died_at INTEGER NOT NULL
                 );
                 CREATE UNIQUE INDEX outbox_dead_op ON outbox_dead (shop, op_id);
+                """)
+        }
+        migrator.registerMigration("v3-identity") { db in
+            try db.execute(sql: """
+                CREATE INDEX events_visitor ON events (shop, visitor_id, position);
+                CREATE TABLE processor_position (name TEXT PRIMARY KEY, position INTEGER NOT NULL);
+                CREATE TABLE visitors (
+                    shop TEXT NOT NULL, visitor_id TEXT NOT NULL, customer_id TEXT, linked_at INTEGER, evidence TEXT,
+                    has_alias_profile INTEGER NOT NULL DEFAULT 0, alias_identified_as TEXT,
+                    first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL,
+                    PRIMARY KEY (shop, visitor_id)
+                );
+                CREATE INDEX visitors_customer ON visitors (shop, customer_id);
+                CREATE TABLE visitor_links (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT, shop TEXT NOT NULL, visitor_id TEXT NOT NULL,
+                    customer_id TEXT NOT NULL, evidence TEXT NOT NULL, linked_at INTEGER NOT NULL
+                );
+                CREATE INDEX visitor_links_visitor ON visitor_links (shop, visitor_id);
+                CREATE TABLE customers (
+                    shop TEXT NOT NULL, customer_id TEXT NOT NULL, email TEXT, first_name TEXT, last_name TEXT, phone TEXT,
+                    sent_attributes TEXT, PRIMARY KEY (shop, customer_id)
+                );
+                CREATE TABLE carts (
+                    shop TEXT NOT NULL, cart_token TEXT NOT NULL, visitor_id TEXT, sent_signature TEXT, sent_time INTEGER,
+                    checked_out INTEGER NOT NULL DEFAULT 0, aliased_to TEXT, checkout_token TEXT,
+                    PRIMARY KEY (shop, cart_token)
+                );
+                CREATE INDEX carts_visitor ON carts (shop, visitor_id);
+                CREATE TABLE product_views (
+                    shop TEXT NOT NULL, visitor_id TEXT NOT NULL, product_key TEXT NOT NULL, time INTEGER NOT NULL,
+                    PRIMARY KEY (shop, visitor_id, product_key)
+                );
+                CREATE TABLE checkouts_sent (shop TEXT NOT NULL, checkout_id TEXT NOT NULL, PRIMARY KEY (shop, checkout_id));
+                CREATE TABLE security_events (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT, shop TEXT NOT NULL, visitor_id TEXT, kind TEXT NOT NULL,
+                    detail TEXT NOT NULL, at INTEGER NOT NULL
+                );
                 """)
         }
         return migrator

@@ -11,20 +11,24 @@ public final class SQLiteOutbox: Outbox {
     @discardableResult
     public func enqueue(_ operations: [BrazeOperation]) async throws -> Int {
         guard !operations.isEmpty else { return 0 }
-        return try await pool.write { db in
-            var added = 0
-            let insert = try db.cachedStatement(sql: """
-                INSERT INTO outbox (op_id, shop, user_key, kind, payload, created_at)
-                SELECT ?, ?, ?, ?, ?, ?
-                WHERE NOT EXISTS (SELECT 1 FROM outbox_dead WHERE shop = ? AND op_id = ?)
-                ON CONFLICT (shop, op_id) DO NOTHING
-                """)
-            for op in operations {
-                try insert.execute(arguments: [op.id, op.shop, op.userKey, op.kind.rawValue, op.payload, op.createdAt, op.shop, op.id])
-                added += db.changesCount
-            }
-            return added
+        return try await pool.write { db in try Self.enqueue(operations, in: db) }
+    }
+
+    /// Enqueues inside the caller's transaction (the processor commits operations with its log position).
+    @discardableResult
+    static func enqueue(_ operations: [BrazeOperation], in db: Database) throws -> Int {
+        var added = 0
+        let insert = try db.cachedStatement(sql: """
+            INSERT INTO outbox (op_id, shop, user_key, kind, payload, created_at)
+            SELECT ?, ?, ?, ?, ?, ?
+            WHERE NOT EXISTS (SELECT 1 FROM outbox_dead WHERE shop = ? AND op_id = ?)
+            ON CONFLICT (shop, op_id) DO NOTHING
+            """)
+        for op in operations {
+            try insert.execute(arguments: [op.id, op.shop, op.userKey, op.kind.rawValue, op.payload, op.createdAt, op.shop, op.id])
+            added += db.changesCount
         }
+        return added
     }
 
     public func claim(shop: String, now: EpochMillis, limit: Int, leaseMillis: EpochMillis) async throws -> [OutboxEntry] {

@@ -1,0 +1,77 @@
+/// A browser as ShopTrail knows it: its tracker id and, once learned, the customer it belongs to.
+public struct Visitor: Sendable, Equatable {
+    public var shop: String
+    public var id: String
+    /// The Shopify customer this visitor is linked to now (nil while anonymous).
+    public var customerId: String?
+    public var linkedAt: EpochMillis?
+    public var evidence: LinkEvidence?
+    /// In `forward` mode: something was sent under this visitor's user alias, so an alias profile exists in Braze.
+    public var hasAliasProfile = false
+    /// The alias profile was merged into this external id (`/users/identify`); it happens once per visitor.
+    public var aliasIdentifiedAs: String?
+    public var firstSeen: EpochMillis
+    public var lastSeen: EpochMillis
+
+    public init(shop: String, id: String, firstSeen: EpochMillis) {
+        self.shop = shop
+        self.id = id
+        self.firstSeen = firstSeen
+        self.lastSeen = firstSeen
+    }
+}
+
+/// Why ShopTrail believes a visitor is a customer, strongest first.
+public enum LinkEvidence: String, Sendable, CaseIterable, Comparable {
+    /// Shopify's App Proxy `logged_in_customer_id`, signature verified.
+    case appProxy = "app_proxy"
+    /// The customer the Liquid snippet signed with the shop's snippet secret.
+    case signedCustomer = "signed_customer"
+    /// A checkout or order whose cart or checkout token this visitor was seen with.
+    case cartToken = "cart_token"
+    /// The Custom Pixel's `checkout_completed` with a customer.
+    case pixelCheckout = "pixel_checkout"
+
+    /// Lower is stronger.
+    var rank: Int { Self.allCases.firstIndex(of: self) ?? Self.allCases.count }
+    public static func < (lhs: LinkEvidence, rhs: LinkEvidence) -> Bool { lhs.rank < rhs.rank }
+}
+
+/// A Shopify customer and the attributes last written to Braze (so only changes are sent).
+public struct Customer: Sendable, Equatable {
+    public var shop: String
+    public var id: String
+    public var email: String?
+    public var firstName: String?
+    public var lastName: String?
+    public var phone: String?
+    /// JSON text of the Braze attributes last enqueued, to send only what changed.
+    public var sentAttributes: String?
+
+    public init(shop: String, id: String) {
+        self.shop = shop
+        self.id = id
+    }
+}
+
+/// What the storefront last told about a cart, and what was sent for it.
+public struct CartSnapshot: Sendable, Equatable {
+    public var shop: String
+    /// Shopify's cart token without the `?key=` part.
+    public var token: String
+    public var visitorId: String?
+    /// Lines and quantities of the last `cart_updated` sent, to skip repeats.
+    public var sentSignature: String?
+    /// Time of the last `cart_updated` sent: Braze refuses older ones.
+    public var sentTime: EpochMillis?
+    /// The cart went to checkout: Braze refuses further `cart_updated` for it.
+    public var checkedOut = false
+    /// The external id the cart-token alias was added to (forward mode).
+    public var aliasedTo: String?
+    public var checkoutToken: String?
+
+    public init(shop: String, token: String) {
+        self.shop = shop
+        self.token = token
+    }
+}

@@ -1,0 +1,257 @@
+import Foundation
+import Logging
+
+/// Turns one logged storefront or pixel event into identity changes and Braze operations.
+///
+/// Identity rules (DESIGN.md, Identity): verified evidence links a visitor to a customer; a
+/// different customer on the same device re-links from that moment on and the two customers are
+/// never merged; unsigned or badly signed claims are refused and recorded as security events.
+/// Operation ids derive from the event's `(source, event_id)`, so re-processing adds nothing.
+public struct StorefrontProcessor: Sendable {
+    public var shops: [String: ShopConfig]
+    public var logger: Logger
+    /// A product viewed again by the same visitor within this window is not sent again (reloads, back button).
+    public var productViewDedupeMillis: EpochMillis = 30 * 60_000
+    /// Product views replayed when a held visitor becomes known (most recent, distinct products).
+    public var replayProductViews = 20
+
+    public init(shops: [ShopConfig], logger: Logger) {
+        self.shops = Dictionary(shops.map { ($0.domain, $0) }, uniquingKeysWith: { first, _ in first })
+        self.logger = logger
+    }
+
+    public func process(_ logged: LoggedEvent, state: any ProcessorState) throws {
+        let event = logged.event
+        guard event.source != .webhook, let shop = shops[event.shop], let visitorId = event.visitorId else { return }
+        let context = event.context.flatMap { try? JSONParser.parse(Array($0.utf8)) }?.objectValue
+        let properties = (try? JSONParser.parse(Array(event.properties.utf8)))?.objectValue ?? JSONObject()
+        var visitor = try state.visitor(shop: shop.domain, id: visitorId) ?? Visitor(shop: shop.domain, id: visitorId, firstSeen: event.time)
+        visitor.lastSeen = max(visitor.lastSeen, event.time)
+        var ops = OperationBuilder(shop: shop.domain, event: logged)
+
+        // 1. Who is this? Verified evidence only.
+        let (claim, refused) = CustomerClaims.read(context: context, properties: properties, eventName: event.name, source: event.source,
+                                                   receivedAt: event.receivedAt, snippetSecret: shop.snippetSecret)
+        if let refused {
+            try state.securityEvent(shop: shop.domain, visitorId: visitorId, kind: "customer_claim_refused", detail: refused.rawValue, at: event.receivedAt)
+            logger.warning("customer claim refused", metadata: ["shop": .string(shop.domain), "visitor": .string(visitorId), "reason": .string(refused.rawValue)])
+        }
+        let name = StorefrontEventName(rawValue: event.name)
+        if name == .checkoutStarted || name == .checkoutCompleted {
+            // Before identification: a cart that went to checkout is not replayed.
+            try markCheckedOut(properties, context: context, visitor: visitor, shop: shop, state: state)
+        }
+        if let claim {
+            try identify(&visitor, claim: claim, at: event.time, shop: shop, state: state, ops: &ops)
+        }
+
+        // 2. The event itself, under the external id, the visitor alias (forward), or held (hold).
+        let target = try target(for: visitor, shop: shop, state: state)
+        let mapper = EcommerceMapper(naming: shop.braze.events, source: Self.source(context: context, shop: shop.domain), shopDomain: shop.domain)
+        switch name {
+        case .productViewed:
+            guard let mapped = mapper.productViewed(properties) else { break }
+            let key = ((properties["variant_id"] ?? properties["product_id"])?.idString) ?? ""
+            let previous = try state.swapProductView(shop: shop.domain, visitorId: visitorId, productKey: key, time: event.time)
+            if let previous, event.time - previous < productViewDedupeMillis, event.time >= previous { break }
+            if let target { ops.event(target, name: mapped.name, time: event.time, properties: mapped.properties) }
+        case .cartUpdated:
+            try cartUpdated(properties, visitor: visitor, target: target, mapper: mapper, shop: shop, state: state, ops: &ops)
+        case .checkoutStarted, .checkoutCompleted:
+            try checkout(properties, context: context, visitor: visitor, target: target, mapper: mapper, shop: shop, state: state, ops: &ops)
+        case .pageViewed, .collectionViewed, .searchSubmitted:
+            if shop.braze.browsingEvents, let target {
+                ops.event(target, name: "shoptrail_" + event.name, time: event.time, properties: properties)
+            }
+        default:
+            break
+        }
+        if ops.targetedAlias { visitor.hasAliasProfile = true }
+        try state.save(visitor)
+        try state.enqueue(ops.operations)
+    }
+
+    /// Links the visitor to the claimed customer (or confirms the link) and queues what identification sends.
+    private func identify(_ visitor: inout Visitor, claim: CustomerClaim, at time: EpochMillis, shop: ShopConfig,
+                          state: any ProcessorState, ops: inout OperationBuilder) throws {
+        var customer = try state.customer(shop: shop.domain, id: claim.customerId) ?? Customer(shop: shop.domain, id: claim.customerId)
+        if let email = claim.email { customer.email = email }
+        if let v = claim.firstName { customer.firstName = v }
+        if let v = claim.lastName { customer.lastName = v }
+        if let v = claim.phone { customer.phone = v }
+
+        let previous = visitor.customerId
+        if previous != claim.customerId {
+            // The pixel's checkout customer is the weakest evidence: it links an anonymous visitor, never re-links.
+            if previous != nil, claim.evidence == .pixelCheckout { return }
+            visitor.customerId = claim.customerId
+            visitor.linkedAt = time
+            visitor.evidence = claim.evidence
+            try state.recordLink(shop: shop.domain, visitorId: visitor.id, customerId: claim.customerId, evidence: claim.evidence, at: time)
+        } else if let evidence = visitor.evidence, claim.evidence < evidence {
+            visitor.evidence = claim.evidence
+        }
+        guard let externalId = ExternalId.of(customer, strategy: shop.braze.externalId) else {
+            try state.save(customer)
+            return
+        }
+        let target = BrazeTarget.externalId(externalId)
+
+        // Forward mode: merge the visitor's alias profile into the customer once, before anything is
+        // sent under the external id. A visitor re-linked to another customer keeps its alias where it went.
+        if shop.braze.anonymous == .forward, visitor.hasAliasProfile, visitor.aliasIdentifiedAs == nil, previous == nil {
+            ops.identify(visitor: visitor.id, externalId: externalId)
+            visitor.aliasIdentifiedAs = externalId
+        }
+        // Standard attributes, only when they changed.
+        var attributes: [(String, JSONValue)] = []
+        if let v = customer.email { attributes.append(("email", .string(v))) }
+        if let v = customer.firstName { attributes.append(("first_name", .string(v))) }
+        if let v = customer.lastName { attributes.append(("last_name", .string(v))) }
+        if let v = customer.phone { attributes.append(("phone", .string(v))) }
+        let text = JSONValue.object(JSONObject(attributes.map { (key: $0.0, value: $0.1) })).serialized
+        if !attributes.isEmpty, text != customer.sentAttributes {
+            ops.attributes(target, JSONObject(attributes.map { (key: $0.0, value: $0.1) }))
+            customer.sentAttributes = text
+        }
+        try state.save(customer)
+
+        guard previous != claim.customerId else { return }
+        // Forward mode: the carts this visitor used get Braze's cart-token alias, so webhooks find the user.
+        if shop.braze.anonymous == .forward {
+            for var cart in try state.carts(shop: shop.domain, visitorId: visitor.id) where cart.aliasedTo != externalId && !cart.checkedOut {
+                ops.cartAlias(token: cart.token, externalId: externalId)
+                cart.aliasedTo = externalId
+                try state.save(cart)
+            }
+        }
+        // Hold mode: what matters for messaging is replayed under the external id with its original times.
+        if shop.braze.anonymous == .hold, previous == nil {
+            try replayHeld(visitor: visitor, target: target, shop: shop, state: state, ops: &ops)
+        }
+        if shop.braze.events == .ecommerce, claim.evidence == .appProxy || claim.evidence == .signedCustomer {
+            ops.event(target, name: "shopify_account_login", time: time, properties: JSONObject([("source", .string("https://\(shop.domain)"))]))
+        }
+    }
+
+    /// Recent distinct product views and the current cart of a visitor who was anonymous until now.
+    private func replayHeld(visitor: Visitor, target: BrazeTarget, shop: ShopConfig, state: any ProcessorState, ops: inout OperationBuilder) throws {
+        let since = ops.event.event.time - EpochMillis(shop.braze.holdDays) * 86_400_000
+        let held = try state.events(shop: shop.domain, visitorId: visitor.id,
+                                    names: [StorefrontEventName.productViewed.rawValue, StorefrontEventName.cartUpdated.rawValue],
+                                    since: since, before: ops.event.position)
+        var seen = Set<String>()
+        var views: [(LoggedEvent, name: String, properties: JSONObject)] = []
+        var lastCart: (LoggedEvent, JSONObject)?
+        for logged in held.reversed() {
+            let properties = (try? JSONParser.parse(Array(logged.event.properties.utf8)))?.objectValue ?? JSONObject()
+            if logged.event.name == StorefrontEventName.cartUpdated.rawValue {
+                if lastCart == nil { lastCart = (logged, properties) }
+                continue
+            }
+            let context = logged.event.context.flatMap { try? JSONParser.parse(Array($0.utf8)) }?.objectValue
+            let mapper = EcommerceMapper(naming: shop.braze.events, source: Self.source(context: context, shop: shop.domain), shopDomain: shop.domain)
+            let key = (properties["variant_id"] ?? properties["product_id"])?.idString ?? ""
+            guard views.count < replayProductViews, seen.insert(key).inserted, let mapped = mapper.productViewed(properties) else { continue }
+            views.append((logged, mapped.name, mapped.properties))
+        }
+        for (logged, name, properties) in views.reversed() {
+            ops.event(target, name: name, time: logged.event.time, properties: properties, idSuffix: "replay:\(logged.event.eventId)")
+        }
+        if let (logged, properties) = lastCart {
+            let context = logged.event.context.flatMap { try? JSONParser.parse(Array($0.utf8)) }?.objectValue
+            let mapper = EcommerceMapper(naming: shop.braze.events, source: Self.source(context: context, shop: shop.domain), shopDomain: shop.domain)
+            var replay = OperationBuilder(shop: shop.domain, event: logged)
+            try cartUpdated(properties, visitor: visitor, target: target, mapper: mapper, shop: shop, state: state, ops: &replay, replay: true)
+            ops.append(replay.operations.map { var op = $0; op.id = "replay:" + op.id; return op })
+        }
+    }
+
+    /// Braze's cart rules: no empty carts, nothing older than what was sent, nothing after checkout, no repeats.
+    private func cartUpdated(_ p: JSONObject, visitor: Visitor, target: BrazeTarget?, mapper: EcommerceMapper, shop: ShopConfig,
+                             state: any ProcessorState, ops: inout OperationBuilder, replay: Bool = false) throws {
+        guard let token = p["cart_token"]?.stringValue, !token.isEmpty else { return }
+        var cart = try state.cart(shop: shop.domain, token: token) ?? CartSnapshot(shop: shop.domain, token: token)
+        if !replay { cart.visitorId = visitor.id }
+        defer { try? state.save(cart) }
+        let time = ops.event.event.time
+        guard !cart.checkedOut, let target, let mapped = mapper.cartUpdated(p) else { return }
+        if let sent = cart.sentTime, time <= sent { return }
+        if mapped.signature == cart.sentSignature { return }
+        if shop.braze.anonymous == .forward, case .externalId(let externalId) = target, cart.aliasedTo != externalId {
+            ops.cartAlias(token: token, externalId: externalId)
+            cart.aliasedTo = externalId
+        }
+        ops.event(target, name: mapped.name, time: time, properties: mapped.properties)
+        cart.sentTime = time
+        cart.sentSignature = mapped.signature
+    }
+
+    /// The cart behind a checkout: Braze refuses `cart_updated` for it from now on.
+    private func markCheckedOut(_ p: JSONObject, context: JSONObject?, visitor: Visitor, shop: ShopConfig, state: any ProcessorState) throws {
+        let checkout = p["checkout"]?.objectValue ?? p
+        guard let cartToken = Self.cartToken(p, context: context), !cartToken.isEmpty else { return }
+        var cart = try state.cart(shop: shop.domain, token: cartToken) ?? CartSnapshot(shop: shop.domain, token: cartToken)
+        cart.checkedOut = true
+        if cart.visitorId == nil { cart.visitorId = visitor.id }
+        if let token = (checkout["token"] ?? p["checkout_token"])?.stringValue { cart.checkoutToken = token }
+        try state.save(cart)
+    }
+
+    static func cartToken(_ p: JSONObject, context: JSONObject?) -> String? {
+        let checkout = p["checkout"]?.objectValue ?? p
+        return (checkout["cart_token"] ?? p["cart_token"] ?? context?["cart_token"])?.stringValue.map { String($0.split(separator: "?").first ?? "") }
+    }
+
+    /// `ecommerce.checkout_started` from the pixel, once per checkout.
+    private func checkout(_ p: JSONObject, context: JSONObject?, visitor: Visitor, target: BrazeTarget?, mapper: EcommerceMapper,
+                          shop: ShopConfig, state: any ProcessorState, ops: inout OperationBuilder) throws {
+        let checkout = p["checkout"]?.objectValue ?? p
+        let cartToken = Self.cartToken(p, context: context)
+        let checkoutToken = (checkout["token"] ?? p["checkout_token"])?.stringValue
+        guard ops.event.event.name == StorefrontEventName.checkoutStarted.rawValue, shop.braze.events == .ecommerce, let target,
+              let checkoutToken, let currency = (checkout["currency_code"] ?? checkout["currency"] ?? p["currency"])?.stringValue else { return }
+        var products: [JSONValue] = []
+        for item in (checkout["line_items"] ?? checkout["lineItems"] ?? p["items"])?.arrayValue ?? [] {
+            guard let line = item.objectValue else { continue }
+            let variant = line["variant"]?.objectValue
+            let product = variant?["product"]?.objectValue
+            guard let productId = (product?["id"] ?? line["product_id"])?.idString, let variantId = (variant?["id"] ?? line["variant_id"])?.idString else { continue }
+            let price = (variant?["price"]?.objectValue?["amount"] ?? line["price"])?.doubleValue ?? 0
+            products.append(.object(JSONObject([
+                ("product_id", .string(productId)), ("product_name", .string((product?["title"] ?? line["title"])?.stringValue ?? productId)),
+                ("variant_id", .string(variantId)), ("quantity", .number(String(Int(line["quantity"]?.doubleValue ?? 1)))),
+                ("price", .number(String(format: "%.2f", price))),
+            ])))
+        }
+        guard !products.isEmpty, try state.markCheckoutSent(shop: shop.domain, checkoutId: checkoutToken) else { return }
+        let total = (checkout["total_price"]?.objectValue?["amount"] ?? checkout["totalPrice"]?.objectValue?["amount"] ?? p["total_price"])?.doubleValue ?? 0
+        var properties: [(String, JSONValue)] = [
+            ("checkout_id", .string(checkoutToken)), ("total_value", .number(String(format: "%.2f", total))), ("currency", .string(currency)),
+            ("products", .array(products)), ("source", .string(mapper.source)),
+        ]
+        if let cartToken { properties.append(("cart_id", .string(cartToken))) }
+        if let url = (p["checkout_url"] ?? checkout["checkout_url"])?.stringValue {
+            properties.append(("metadata", .object(JSONObject([("checkout_url", .string(url))]))))
+        }
+        ops.event(target, name: "ecommerce.checkout_started", time: ops.event.event.time, properties: JSONObject(properties.map { (key: $0.0, value: $0.1) }))
+    }
+
+    /// Where this visitor's events go now: the external id when known, the alias in forward mode, else nowhere yet.
+    private func target(for visitor: Visitor, shop: ShopConfig, state: any ProcessorState) throws -> BrazeTarget? {
+        if let customerId = visitor.customerId, let customer = try state.customer(shop: shop.domain, id: customerId),
+           let externalId = ExternalId.of(customer, strategy: shop.braze.externalId) {
+            return .externalId(externalId)
+        }
+        return shop.braze.anonymous == .forward ? .visitorAlias(visitor.id) : nil
+    }
+
+    /// Braze's `source`: the storefront's origin from the page URL, else the shop's domain.
+    static func source(context: JSONObject?, shop: String) -> String {
+        if let url = context?["page"]?.objectValue?["url"]?.stringValue, let components = URLComponents(string: url),
+           let scheme = components.scheme, let host = components.host {
+            return "\(scheme)://\(host)" + (components.port.map { ":\($0)" } ?? "")
+        }
+        return "https://\(shop)"
+    }
+}

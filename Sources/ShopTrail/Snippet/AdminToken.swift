@@ -1,0 +1,64 @@
+import Crypto
+import Foundation
+
+/// The bearer token that guards the admin endpoints (the snippet embeds the shop's snippet secret).
+///
+/// `server.admin_token` wins; without it `loadOrCreate` keeps a random token in
+/// `data_dir/admin_token`, created with mode 0600 on first start, so a demo server has one
+/// without any configuration and the operator reads it from a file only they can read.
+public enum AdminToken {
+    public static let fileName = "admin_token"
+
+    /// Where the token comes from, for the start-up banner (never the token itself).
+    public enum Origin: Sendable, Equatable, CustomStringConvertible {
+        case config
+        case file(path: String, created: Bool)
+
+        public var description: String {
+            switch self {
+            case .config: "server.admin_token"
+            case .file(let path, let created): created ? "\(path) (new, mode 0600)" : path
+            }
+        }
+    }
+
+    /// The configured token, or the one in `data_dir/admin_token`, created if missing.
+    public static func loadOrCreate(server: ServerConfig) throws -> (token: Secret, origin: Origin) {
+        if let token = server.adminToken { return (token, .config) }
+        let path = (server.dataDir as NSString).appendingPathComponent(fileName)
+        if let text = try? String(contentsOfFile: path, encoding: .utf8) {
+            let token = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            if token.utf8.count >= 16 { return (Secret(token), .file(path: path, created: false)) }
+        }
+        let token = "st_admin_" + randomHex(bytes: 24)
+        try FileManager.default.createDirectory(atPath: server.dataDir, withIntermediateDirectories: true)
+        // Created 0600 from the start: there is no moment when another user could read it.
+        guard FileManager.default.createFile(atPath: path, contents: Data((token + "\n").utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path])
+        }
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
+        return (Secret(token), .file(path: path, created: true))
+    }
+
+    /// True when the `Authorization: Bearer …` value is the token; compared in constant time.
+    public static func authorizes(_ header: String?, token: Secret) -> Bool {
+        guard let header, header.count > 7, header.prefix(7).lowercased() == "bearer " else { return false }
+        return ConstantTime.equal(Array(header.dropFirst(7).trimmingCharacters(in: .whitespaces).utf8), Array(token.value.utf8))
+    }
+
+    static func randomHex(bytes: Int) -> String {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<bytes).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+    }
+}
+
+/// Comparisons whose duration does not depend on where the inputs differ.
+enum ConstantTime {
+    static func equal(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        // Hashing both first makes the comparison length-independent too.
+        let ha = SHA256.hash(data: a), hb = SHA256.hash(data: b)
+        var diff: UInt8 = 0
+        for (x, y) in zip(ha, hb) { diff |= x ^ y }
+        return diff == 0
+    }
+}

@@ -1,0 +1,67 @@
+import Hummingbird
+import Logging
+import NIOCore
+
+/// Reads, validates and commits a beacon for the routes that are not `/v1/batch` itself (the App
+/// Proxy and the Custom Pixel): the same schema, limits, clock correction and durability, with a
+/// different source, shop check and, for the App Proxy, a server-written context key.
+struct BeaconIngest: Sendable {
+    let collector: CollectorController
+
+    /// - Parameters:
+    ///   - authorize: refuses a shop this route may not write for.
+    ///   - stamp: rewrites the (validated) context before storage.
+    func ingest(
+        _ request: Request, source: EventSource,
+        authorize: (ShopConfig) throws(APIError) -> Void,
+        stamp: (String?) -> String? = { $0 }
+    ) async -> Response {
+        do {
+            let result = try await accept(request, source: source, authorize: authorize, stamp: stamp)
+            let body = #"{"ok":true,"accepted":\#(result.inserted),"duplicates":\#(result.duplicates)}"#
+            return Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: body)))
+        } catch {
+            collector.logger.debug("beacon refused", metadata: ["source": .string(source.rawValue), "status": "\(error.status.code)", "error": .string(error.code)])
+            return error.plainResponse()
+        }
+    }
+
+    private func accept(
+        _ request: Request, source: EventSource, authorize: (ShopConfig) throws(APIError) -> Void, stamp: (String?) -> String?
+    ) async throws(APIError) -> AppendResult {
+        let limits = collector.limits
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > limits.maxBodyBytes {
+            throw APIError(.contentTooLarge, "body_too_large", "body is \(length) bytes, more than \(limits.maxBodyBytes)")
+        }
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: limits.maxBodyBytes)
+        } catch is NIOTooManyBytesError {
+            throw APIError(.contentTooLarge, "body_too_large", "body is more than \(limits.maxBodyBytes) bytes")
+        } catch {
+            throw APIError(.badRequest, "body_unreadable", "the request body could not be read")
+        }
+        let receivedAt = collector.clock.now()
+        let (envelope, writeKey) = try IncomingBatch.envelope(Array(buffer: buffer), limits: limits)
+        guard let shop = collector.config.shop(writeKey: writeKey) else {
+            throw APIError(.unauthorized, "unknown_write_key", "write_key '\(IncomingBatch.truncate(writeKey))' belongs to no shop", field: "write_key")
+        }
+        try authorize(shop)
+        let batch = try IncomingBatch.validate(envelope: envelope, writeKey: writeKey, limits: limits)
+        let context = stamp(batch.contextJSON)
+        let events = try collector.makeEvents(batch, shop: shop, receivedAt: receivedAt).map { event in
+            var event = event
+            event.source = source
+            event.context = context
+            return event
+        }
+        do {
+            return try await collector.store.append(events)
+        } catch {
+            collector.logger.error("event store append failed", metadata: ["shop": .string(shop.domain), "error": "\(type(of: error))"])
+            var apiError = APIError(.serviceUnavailable, "store_unavailable", "the event store could not commit the batch; retry later")
+            apiError.headers[.retryAfter] = "5"
+            throw apiError
+        }
+    }
+}

@@ -1,0 +1,171 @@
+"""Fixtures for the browser tests: the real `shoptrail` binary, the test storefront(s), headless Chromium."""
+import json
+import os
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from storefront import Storefront  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+ADMIN_TOKEN = "browser-tests-admin-token-0123456789"
+SHOPS = {
+    "direct": {"domain": "kit-direct.myshopify.com", "write_key": "pk_kit_direct", "snippet_secret": "snippet-secret-direct", "api_secret": "api-secret-direct"},
+    "proxy": {"domain": "kit-proxy.myshopify.com", "write_key": "pk_kit_proxy", "snippet_secret": "snippet-secret-proxy", "api_secret": "api-secret-proxy"},
+}
+
+
+def binary() -> str:
+    path = os.environ.get("SHOPTRAIL_BIN")
+    if path:
+        return path
+    bin_dir = subprocess.check_output(["swift", "build", "--show-bin-path"], cwd=ROOT, text=True).strip()
+    return str(Path(bin_dir) / "shoptrail")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http(method, url, body=None, headers=None, timeout=10):
+    req = urllib.request.Request(url, data=body.encode() if isinstance(body, str) else body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.status, dict(resp.headers), resp.read()
+    except urllib.error.HTTPError as err:
+        return err.code, dict(err.headers), err.read()
+
+
+def wait_for(predicate, timeout=10.0, interval=0.1, message="condition"):
+    deadline = time.time() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.time() > deadline:
+            raise AssertionError(f"timed out waiting for {message}; last value: {value!r}")
+        time.sleep(interval)
+
+
+class Kit:
+    """The running server and its storefronts, plus helpers to read what the server stored."""
+
+    def __init__(self, tmp: Path):
+        self.tmp = tmp
+        self.port = free_port()
+        self.ports = {"direct": free_port(), "proxy": free_port(), "inline": free_port()}
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.config_path = tmp / "shoptrail.yml"
+        self.config_path.write_text(self.config_yaml())
+        self.db_path = tmp / "data" / "shoptrail.sqlite"
+        self.out = open(tmp / "server.log", "w+")
+        self.proc = subprocess.Popen([binary(), "serve", "--config", str(self.config_path), "--sandbox-port", "0", "--log-level", "debug"], cwd=tmp, stdout=self.out, stderr=subprocess.STDOUT)
+        wait_for(lambda: "is running on" in (tmp / "server.log").read_text() or self.proc.poll() is not None, 60, message="server banner")
+        assert self.proc.poll() is None, (tmp / "server.log").read_text()
+        self.storefronts = {}
+
+    def config_yaml(self):
+        d, p = SHOPS["direct"], SHOPS["proxy"]
+        return f"""
+server:
+  public_url: "{self.base}"
+  port: {self.port}
+  data_dir: ./data
+  admin_token: "{ADMIN_TOKEN}"
+shops:
+  - domain: {d['domain']}
+    write_key: {d['write_key']}
+    allowed_origins: ["http://127.0.0.1:{self.ports['direct']}", "http://127.0.0.1:{self.ports['inline']}"]
+    snippet_secret: "{d['snippet_secret']}"
+    shopify:
+      api_secret: "{d['api_secret']}"
+  - domain: {p['domain']}
+    write_key: {p['write_key']}
+    allowed_origins: ["http://127.0.0.1:{self.ports['proxy']}"]
+    snippet_secret: "{p['snippet_secret']}"
+    shopify:
+      api_secret: "{p['api_secret']}"
+    app_proxy:
+      subpath_prefix: apps
+      subpath: shoptrail
+"""
+
+    def snippet(self, shop, inline=False):
+        status, _, body = http("GET", f"{self.base}/v1/shops/{SHOPS[shop]['domain']}/snippet.liquid" + ("?inline=1" if inline else ""),
+                               headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+        assert status == 200, body
+        return body.decode()
+
+    def storefront(self, name):
+        if name not in self.storefronts:
+            shop = "direct" if name == "inline" else name
+            sf = Storefront(SHOPS[shop]["domain"], self.snippet(shop, inline=name == "inline"),
+                            proxy_target=f"{self.base}/proxy", api_secret=SHOPS[shop]["api_secret"])
+            self.storefronts[name] = sf.start(self.ports[name])
+        return self.storefronts[name]
+
+    def events(self, **where):
+        """Stored events, oldest first, as dicts with parsed context and properties."""
+        con = sqlite3.connect(self.db_path)
+        con.row_factory = sqlite3.Row
+        try:
+            rows = [dict(r) for r in con.execute("select * from events order by position")]
+        finally:
+            con.close()
+        for r in rows:
+            r["context"] = json.loads(r["context"]) if r["context"] else None
+            r["properties"] = json.loads(r["properties"])
+        return [r for r in rows if all(r.get(k) == v for k, v in where.items())]
+
+    def stop(self):
+        for sf in self.storefronts.values():
+            sf.stop()
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.out.close()
+
+
+@pytest.fixture(scope="session")
+def kit(tmp_path_factory):
+    k = Kit(tmp_path_factory.mktemp("kit"))
+    yield k
+    k.stop()
+
+
+def chromium_paths():
+    browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    driver = shutil.which("chromedriver") or "/usr/lib/chromium/chromedriver"
+    return browser, driver
+
+
+@pytest.fixture
+def browser():
+    """A fresh headless Chromium: no cookies or storage from another test."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    path, driver_path = chromium_paths()
+    if not path or not Path(driver_path).exists():
+        pytest.fail("chromium and chromium-driver are required (scripts/test installs them: apt-get install chromium chromium-driver)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = path
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1200,900"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()

@@ -1,0 +1,171 @@
+"""The storefront kit without a browser: build freshness and size, generation, the served tracker, the pixel."""
+import gzip
+import html
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from liquid import DictLoader, Environment
+
+import size_check
+from conftest import ADMIN_TOKEN, ROOT, SHOPS, binary, http, wait_for
+from storefront import CUSTOMER, COLLECTION, PRODUCTS, f_hmac_sha256, f_image_url, f_json, f_money, product_drop
+
+
+def test_committed_build_is_fresh():
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "build-tracker"), "--check"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_tracker_is_within_its_size_budget(capsys):
+    assert size_check.main() == 0
+    print(capsys.readouterr().out)
+    _, _, gz = size_check.tracker_sizes()
+    assert gz <= size_check.LIMIT
+
+
+def test_tracker_parses_as_es2017_and_uses_one_global(tmp_path):
+    # node --check parses the build; a sandboxed run shows that loading it defines only window.ShopTrail.
+    node = shutil.which("node")
+    if not node:
+        pytest.skip("node is not installed")
+    assert subprocess.run([node, "--check", str(ROOT / "Public" / "shoptrail.min.js")]).returncode == 0
+    probe = tmp_path / "probe.js"
+    probe.write_text("""
+const vm = require('vm'), fs = require('fs');
+const window = { document: { getElementById: () => null, addEventListener() {}, cookie: '' }, addEventListener() {} };
+window.window = window;
+const before = new Set(Object.keys(window));
+vm.runInNewContext(fs.readFileSync(process.argv[2], 'utf8'), { window, document: window.document, location: {}, navigator: {} });
+console.log(JSON.stringify(Object.keys(window).filter((k) => !before.has(k))));
+""")
+    out = subprocess.run([node, str(probe), str(ROOT / "Public" / "shoptrail.min.js")], capture_output=True, text=True, check=True).stdout
+    assert json.loads(out) == ["ShopTrail"]
+
+
+def render(snippet, **objects):
+    env = Environment(loader=DictLoader({"shoptrail": snippet}))
+    env.filters.update({"json": f_json, "hmac_sha256": f_hmac_sha256, "money": f_money, "image_url": f_image_url})
+    base = {
+        "request": {"page_type": "index", "design_mode": False, "origin": "https://shop.example", "locale": {"iso_code": "en"}},
+        "routes": {"cart_url": "/cart"}, "shop": {"permanent_domain": SHOPS["direct"]["domain"]},
+        "cart": {"currency": {"iso_code": "EUR"}}, "localization": {"country": {"iso_code": "DE"}},
+    }
+    base.update(objects)
+    return env.from_string("{% render 'shoptrail' %}").render(**base)
+
+
+def config_of(rendered):
+    m = re.search(r'data-config="([^"]*)"', rendered)
+    return json.loads(html.unescape(m.group(1)))
+
+
+def test_snippet_renders_page_data_through_json_only_and_skips_the_theme_editor(kit):
+    snippet = kit.snippet("direct")
+    product = product_drop(PRODUCTS[0])
+    request = {"page_type": "product", "design_mode": False, "origin": "https://shop.example", "locale": {"iso_code": "en"}}
+    out = render(snippet, request=request, product=product, customer=CUSTOMER)
+    # The hostile title cannot end the tag: the whole document is an escaped attribute.
+    assert out.count("<script") == 1 and "</script><b>" not in out
+    cfg = config_of(out)
+    assert cfg["write_key"] == SHOPS["direct"]["write_key"] and cfg["endpoint"] == f"{kit.base}/v1/batch" and cfg["cart"] == "/cart.js"
+    assert cfg["product"]["title"] == PRODUCTS[0]["title"] and cfg["product"]["product_id"] == "8012345678901"
+    assert cfg["context"]["page"] == {"type": "product"}
+    c = cfg["context"]["customer"]
+    assert c["sig"] == f_hmac_sha256(f"{c['id']}:{c['email']}:{c['ts']}", SHOPS["direct"]["snippet_secret"])
+    assert "collection" not in cfg and "search" not in cfg
+    col = config_of(render(snippet, request=dict(request, page_type="collection"), collection=COLLECTION))
+    assert col["collection"]["title"] == "Shirts & more" and "customer" not in col["context"]
+    search = config_of(render(snippet, request=dict(request, page_type="search"), search={"performed": True, "terms": "a \"b\"", "results_count": 0}))
+    assert search["search"] == {"query": 'a "b"', "results_count": 0}
+    assert render(snippet, request=dict(request, design_mode=True), product=product).strip() == ""
+
+
+def test_cli_prints_what_the_admin_endpoint_serves(kit):
+    for shop, command in [("direct", "snippet"), ("proxy", "snippet"), ("direct", "pixel")]:
+        out = subprocess.run([binary(), command, "--shop", SHOPS[shop]["domain"], "--config", str(kit.config_path)], capture_output=True, text=True, cwd=kit.tmp)
+        assert out.returncode == 0, out.stderr
+        path = "snippet.liquid" if command == "snippet" else "pixel.js"
+        status, _, body = http("GET", f"{kit.base}/v1/shops/{SHOPS[shop]['domain']}/{path}", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+        assert status == 200 and body.decode() == out.stdout
+    assert '"endpoint":"/apps/shoptrail/v1/batch"' in kit.snippet("proxy")
+    status, _, body = http("GET", f"{kit.base}/v1/shops/{SHOPS['direct']['domain']}/snippet.liquid")
+    assert status == 401 and b"snippet-secret" not in body
+    bad = subprocess.run([binary(), "snippet", "--shop", "nope.myshopify.com", "--config", str(kit.config_path)], capture_output=True, text=True)
+    assert bad.returncode != 0 and "no shop 'nope.myshopify.com'" in bad.stderr
+
+
+def test_tracker_is_served_gzip_cacheable_and_versioned(kit):
+    snippet = kit.snippet("direct")
+    src = re.search(r'src="([^"]+)"', snippet).group(1)
+    assert src.startswith(f"{kit.base}/sdk/v1/shoptrail.js?v=")
+    status, headers, body = http("GET", src, headers={"Accept-Encoding": "gzip"})
+    assert status == 200 and headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(body) == (ROOT / "Public" / "shoptrail.min.js").read_bytes()
+    assert headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    status, _, _ = http("GET", src, headers={"Accept-Encoding": "gzip", "If-None-Match": headers["ETag"]})
+    assert status == 304
+
+
+def run_pixel(kit, tmp_path, scenario):
+    node = shutil.which("node")
+    if not node:
+        pytest.skip("node is not installed")
+    _, _, code = http("GET", f"{kit.base}/v1/shops/{SHOPS['direct']['domain']}/pixel.js", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    (tmp_path / "pixel.js").write_bytes(code)
+    (tmp_path / "scenario.json").write_text(json.dumps(scenario))
+    out = subprocess.run([node, str(Path(__file__).parent / "pixel_harness.js"), str(tmp_path / "pixel.js"), str(tmp_path / "scenario.json")],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def checkout_event(name, event_id, order_id=None):
+    return {
+        "id": event_id, "name": name, "type": "standard", "timestamp": "2026-11-23T10:00:00.000Z", "clientId": "a1b2c3d4-e5f6-client",
+        "context": {"document": {"location": {"href": "https://kit-direct.myshopify.com/checkouts/cn/abc"}}},
+        "data": {"checkout": {
+            "token": "chk_token_123", "email": "ada@example.com", "currencyCode": "EUR",
+            "totalPrice": {"amount": 64.8, "currencyCode": "EUR"}, "subtotalPrice": {"amount": 59.8, "currencyCode": "EUR"},
+            "totalTax": {"amount": 10.35, "currencyCode": "EUR"},
+            "lineItems": [{"title": "Linen shirt", "quantity": 2, "variant": {"id": "44012345678901", "sku": "LIN-S", "title": "S",
+                           "price": {"amount": 49.9, "currencyCode": "EUR"}, "image": {"src": "https://cdn.example.test/linen.jpg"},
+                           "product": {"id": "8012345678901", "title": "Linen shirt", "url": "/products/linen-shirt"}}}],
+            "order": {"id": order_id, "customer": {"id": "7001234567890"} if order_id else None},
+        }},
+    }
+
+
+def test_custom_pixel_sends_checkout_events_only_with_consent(kit, tmp_path):
+    scenario = {
+        "cookies": {"shoptrail_v": "v_from_the_storefront_1"},
+        "init": {"customerPrivacy": {"analyticsProcessingAllowed": False}, "data": {"customer": None}},
+        "steps": [
+            {"event": checkout_event("checkout_started", "sh-evt-1")},
+            {"consent": False},
+            {"event": checkout_event("checkout_contact_info_submitted", "sh-evt-2")},
+        ],
+    }
+    result = run_pixel(kit, tmp_path, scenario)
+    assert result["sent"] == 0
+    assert result["subscribed"] == sorted(["checkout_started", "checkout_contact_info_submitted", "checkout_address_info_submitted",
+                                           "checkout_shipping_info_submitted", "payment_info_submitted", "checkout_completed"])
+    assert kit.events(visitor_id="v_from_the_storefront_1") == []
+
+    scenario["steps"] = [
+        {"event": checkout_event("checkout_started", "sh-evt-3")},
+        {"consent": True},  # the event seen before consent goes now
+        {"event": checkout_event("checkout_completed", "sh-evt-4", order_id="5501234567890")},
+    ]
+    assert run_pixel(kit, tmp_path, scenario)["sent"] == 2
+    evs = wait_for(lambda: (lambda e: e if len(e) == 2 else None)(kit.events(visitor_id="v_from_the_storefront_1")), 10, message="pixel events")
+    assert [(e["name"], e["source"], e["event_id"]) for e in evs] == [("checkout_started", "pixel", "px.sh-evt-3"), ("checkout_completed", "pixel", "px.sh-evt-4")]
+    done = evs[1]["properties"]
+    assert done["checkout_token"] == "chk_token_123" and done["order_id"] == "5501234567890" and done["customer_id"] == "7001234567890"
+    assert done["client_id"] == "a1b2c3d4-e5f6-client" and done["total_price"] == 64.8 and done["line_items"][0]["variant_id"] == "44012345678901"
+    assert evs[1]["context"]["source"] == "custom_pixel" and evs[1]["context"]["shop"] == SHOPS["direct"]["domain"]
+    assert evs[0]["properties"]["order_id"] is None
