@@ -219,6 +219,25 @@ import Testing
         }
     }
 
+    @Test func aWebhookOrderWithTheVisitorsCheckoutTokenIdentifiesTheVisitor() async throws {
+        try await Self.with { p in
+            try await p.send("v_webhook_01", [("e1", "product_viewed", 1, Self.product(5)), ("e2", "cart_updated", 2, Self.cart("tokW", lines: [(5, 1)]))])
+            // The pixel saw the checkout of that cart (checkout token ckW) …
+            try await p.temp.store.append([NewEvent(shop: Self.shop, source: .pixel, eventId: "px-w", name: "checkout_started", visitorId: "v_webhook_01", sessionId: nil,
+                                                    clientTime: nil, time: p.t0 + 3 * 60_000, receivedAt: SystemClock().now(), context: nil,
+                                                    properties: #"{"checkout":{"token":"ckW","cart_token":"tokW"}}"#)])
+            // … and Shopify's order names that checkout token and the customer (ids beyond 2^53 stay exact).
+            try await p.temp.store.append([NewEvent(shop: Self.shop, source: .webhook, eventId: "wh-1", name: "orders/create", visitorId: nil, sessionId: nil,
+                                                    clientTime: nil, time: p.t0 + 4 * 60_000, receivedAt: SystemClock().now(), context: nil,
+                                                    properties: #"{"id":820982911946154508,"checkout_token":"ckW","customer":{"id":9007199254740993,"email":"w@example.com","first_name":"Wen"}}"#)])
+            try await p.flush()
+            let user = try #require(try await p.user("9007199254740993"))
+            #expect((user["attributes"] as? [String: Any])?["first_name"] as? String == "Wen")
+            // The held product view is replayed; the bought cart is not.
+            #expect(try await p.eventNames("9007199254740993") == ["ecommerce.product_viewed"])
+        }
+    }
+
     // MARK: forward mode
 
     @Test func forwardModeSendsUnderTheAliasThenIdentifiesBeforeAnythingUnderTheExternalId() async throws {

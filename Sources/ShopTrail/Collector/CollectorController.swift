@@ -57,17 +57,7 @@ public struct CollectorController: Sendable {
     }
 
     private func accept(_ request: Request, origin: String?) async throws(APIError) -> AppendResult {
-        if let length = request.headers[.contentLength].flatMap(Int.init), length > limits.maxBodyBytes {
-            throw APIError(.contentTooLarge, "body_too_large", "body is \(length) bytes, more than \(limits.maxBodyBytes)")
-        }
-        let buffer: ByteBuffer
-        do {
-            buffer = try await request.body.collect(upTo: limits.maxBodyBytes)
-        } catch is NIOTooManyBytesError {
-            throw APIError(.contentTooLarge, "body_too_large", "body is more than \(limits.maxBodyBytes) bytes")
-        } catch {
-            throw APIError(.badRequest, "body_unreadable", "the request body could not be read")
-        }
+        let buffer = try await Self.readBody(request, limits: limits)
         let receivedAt = clock.now()
         // Any Content-Type is parsed as JSON: sendBeacon sends text/plain, curl -d sends form encoding.
         let (envelope, writeKey) = try IncomingBatch.envelope(Array(buffer: buffer), limits: limits)
@@ -115,5 +105,19 @@ public struct CollectorController: Sendable {
 
     private func corsHeaders(origin: String) -> HTTPFields {
         [.accessControlAllowOrigin: origin, .vary: "Origin"]
+    }
+
+    /// The request body, refused early (413) when it is larger than a beacon may be.
+    static func readBody(_ request: Request, limits: CollectorLimits) async throws(APIError) -> ByteBuffer {
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > limits.maxBodyBytes {
+            throw APIError(.contentTooLarge, "body_too_large", "body is \(length) bytes, more than \(limits.maxBodyBytes)")
+        }
+        do {
+            return try await request.body.collect(upTo: limits.maxBodyBytes)
+        } catch is NIOTooManyBytesError {
+            throw APIError(.contentTooLarge, "body_too_large", "body is more than \(limits.maxBodyBytes) bytes")
+        } catch {
+            throw APIError(.badRequest, "body_unreadable", "the request body could not be read")
+        }
     }
 }

@@ -10,10 +10,11 @@ struct OperationBuilder {
     let userKey: String
     private(set) var operations: [BrazeOperation] = []
 
-    init(shop: String, event: LoggedEvent) {
+    /// `visitorId`: whose operations these are (defaults to the event's visitor; a webhook names none).
+    init(shop: String, event: LoggedEvent, visitorId: String? = nil) {
         self.shop = shop
         self.event = event
-        self.userKey = "v:" + (event.event.visitorId ?? "")
+        self.userKey = "v:" + (visitorId ?? event.event.visitorId ?? "")
     }
 
     private var baseId: String { "\(event.event.source.rawValue):\(event.event.eventId)" }

@@ -9,6 +9,7 @@ public protocol ProcessorState {
     func customer(shop: String, id: String) throws -> Customer?
     func save(_ customer: Customer) throws
     func cart(shop: String, token: String) throws -> CartSnapshot?
+    func cart(shop: String, checkoutToken: String) throws -> CartSnapshot?
     func save(_ cart: CartSnapshot) throws
     /// Carts the visitor was seen with, most recent first.
     func carts(shop: String, visitorId: String) throws -> [CartSnapshot]

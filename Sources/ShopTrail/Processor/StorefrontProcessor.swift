@@ -22,7 +22,12 @@ public struct StorefrontProcessor: Sendable {
 
     public func process(_ logged: LoggedEvent, state: any ProcessorState) throws {
         let event = logged.event
-        guard event.source != .webhook, let shop = shops[event.shop], let visitorId = event.visitorId else { return }
+        guard let shop = shops[event.shop] else { return }
+        if event.source == .webhook {
+            try linkThroughCartToken(logged, shop: shop, state: state)
+            return
+        }
+        guard let visitorId = event.visitorId else { return }
         let context = event.context.flatMap { try? JSONParser.parse(Array($0.utf8)) }?.objectValue
         let properties = (try? JSONParser.parse(Array(event.properties.utf8)))?.objectValue ?? JSONObject()
         var visitor = try state.visitor(shop: shop.domain, id: visitorId) ?? Visitor(shop: shop.domain, id: visitorId, firstSeen: event.time)
@@ -67,6 +72,32 @@ public struct StorefrontProcessor: Sendable {
             break
         }
         if ops.targetedAlias { visitor.hasAliasProfile = true }
+        try state.save(visitor)
+        try state.enqueue(ops.operations)
+    }
+
+    /// A checkout or order (Shopify's REST payload, HMAC-verified on receipt) whose cart or checkout
+    /// token a visitor was seen with identifies that visitor, if it is not linked to someone else.
+    private func linkThroughCartToken(_ logged: LoggedEvent, shop: ShopConfig, state: any ProcessorState) throws {
+        guard let payload = (try? JSONParser.parse(Array(logged.event.properties.utf8)))?.objectValue,
+              let customer = payload["customer"]?.objectValue, let customerId = customer["id"]?.idString else { return }
+        let cartToken = payload["cart_token"]?.stringValue.map { String($0.split(separator: "?").first ?? "") }
+        let checkoutToken = (payload["checkout_token"] ?? (logged.event.name.hasPrefix("checkouts/") ? payload["token"] : nil))?.stringValue
+        var cart = try cartToken.flatMap { try state.cart(shop: shop.domain, token: $0) }
+        if cart == nil, let checkoutToken { cart = try state.cart(shop: shop.domain, checkoutToken: checkoutToken) }
+        guard let visitorId = cart?.visitorId, var visitor = try state.visitor(shop: shop.domain, id: visitorId) else { return }
+        guard visitor.customerId == nil || visitor.customerId == customerId else {
+            logger.notice("order of another customer on a linked visitor's cart: not re-linked",
+                          metadata: ["shop": .string(shop.domain), "visitor": .string(visitorId)])
+            return
+        }
+        var claim = CustomerClaim(customerId: customerId, evidence: .cartToken)
+        claim.email = (customer["email"] ?? payload["email"])?.stringValue.flatMap { $0.isEmpty ? nil : $0 }
+        claim.firstName = customer["first_name"]?.stringValue
+        claim.lastName = customer["last_name"]?.stringValue
+        claim.phone = customer["phone"]?.stringValue
+        var ops = OperationBuilder(shop: shop.domain, event: logged, visitorId: visitorId)
+        try identify(&visitor, claim: claim, at: logged.event.time, shop: shop, state: state, ops: &ops)
         try state.save(visitor)
         try state.enqueue(ops.operations)
     }

@@ -30,17 +30,7 @@ struct BeaconIngest: Sendable {
         _ request: Request, source: EventSource, authorize: (ShopConfig) throws(APIError) -> Void, stamp: (String?) -> String?
     ) async throws(APIError) -> AppendResult {
         let limits = collector.limits
-        if let length = request.headers[.contentLength].flatMap(Int.init), length > limits.maxBodyBytes {
-            throw APIError(.contentTooLarge, "body_too_large", "body is \(length) bytes, more than \(limits.maxBodyBytes)")
-        }
-        let buffer: ByteBuffer
-        do {
-            buffer = try await request.body.collect(upTo: limits.maxBodyBytes)
-        } catch is NIOTooManyBytesError {
-            throw APIError(.contentTooLarge, "body_too_large", "body is more than \(limits.maxBodyBytes) bytes")
-        } catch {
-            throw APIError(.badRequest, "body_unreadable", "the request body could not be read")
-        }
+        let buffer = try await CollectorController.readBody(request, limits: limits)
         let receivedAt = collector.clock.now()
         let (envelope, writeKey) = try IncomingBatch.envelope(Array(buffer: buffer), limits: limits)
         guard let shop = collector.config.shop(writeKey: writeKey) else {

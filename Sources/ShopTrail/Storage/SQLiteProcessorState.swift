@@ -51,6 +51,10 @@ final class SQLiteProcessorState: ProcessorState {
         try Row.fetchOne(db, sql: "SELECT * FROM carts WHERE shop = ? AND cart_token = ?", arguments: [shop, token]).map(Self.cart)
     }
 
+    func cart(shop: String, checkoutToken: String) throws -> CartSnapshot? {
+        try Row.fetchOne(db, sql: "SELECT * FROM carts WHERE shop = ? AND checkout_token = ?", arguments: [shop, checkoutToken]).map(Self.cart)
+    }
+
     func carts(shop: String, visitorId: String) throws -> [CartSnapshot] {
         try Row.fetchAll(db, sql: "SELECT * FROM carts WHERE shop = ? AND visitor_id = ? ORDER BY sent_time DESC", arguments: [shop, visitorId]).map(Self.cart)
     }
