@@ -33,6 +33,7 @@ public func buildRouter(_ deps: AppDependencies) -> Router<BasicRequestContext> 
     SnippetController(config: deps.config, adminToken: deps.adminToken ?? deps.config.server.adminToken).addRoutes(to: router)
     AppProxyController(collector: collector).addRoutes(to: router)
     PixelCollectorController(collector: collector).addRoutes(to: router)
+    WebhookController(config: deps.config, store: deps.store, clock: deps.clock, logger: deps.logger).addRoutes(to: router)
     return router
 }
 

@@ -93,14 +93,16 @@ public enum ConfigLoader {
 
             var shopify = ShopifyConfig()
             if let node = m.node("shopify") {
-                let s = try MappingReader(node, path: "\(path).shopify", allowed: ["api_secret", "api_secret_env"])
+                let s = try MappingReader(node, path: "\(path).shopify", allowed: ["api_secret", "api_secret_env", "previous_api_secret", "previous_api_secret_env"])
                 shopify.apiSecret = try s.secret("api_secret", env: env)
+                shopify.previousApiSecret = try s.secret("previous_api_secret", env: env)
             }
 
             var braze = BrazeConfig()
             if let node = m.node("braze") {
                 let b = try MappingReader(node, path: "\(path).braze", allowed: [
                     "rest_endpoint", "api_key", "api_key_env", "external_id", "anonymous", "events", "hold_days", "browsing_events",
+                    "email_subscription_group_id", "sms_subscription_group_id",
                 ])
                 if let endpoint = try b.string("rest_endpoint") {
                     guard isHTTPURL(endpoint) else { throw b.error("rest_endpoint", "must be an https:// URL like https://rest.fra-02.braze.eu, got '\(endpoint)'") }
@@ -118,6 +120,8 @@ public enum ConfigLoader {
                     braze.holdDays = days
                 }
                 if let v = try b.bool("browsing_events") { braze.browsingEvents = v }
+                braze.emailSubscriptionGroupId = try b.string("email_subscription_group_id")
+                braze.smsSubscriptionGroupId = try b.string("sms_subscription_group_id")
             }
             var appProxy: AppProxyConfig?
             if let node = m.node("app_proxy") {

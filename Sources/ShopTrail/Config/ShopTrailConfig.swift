@@ -120,7 +120,12 @@ public struct AppProxyConfig: Sendable, Equatable {
 public struct ShopifyConfig: Sendable, Equatable {
     /// The app's API secret: webhook HMAC and App Proxy signatures.
     public var apiSecret: Secret?
-    public init(apiSecret: Secret? = nil) { self.apiSecret = apiSecret }
+    /// The secret before a rotation: webhooks signed with it are still accepted until it is removed.
+    public var previousApiSecret: Secret?
+    public init(apiSecret: Secret? = nil, previousApiSecret: Secret? = nil) {
+        self.apiSecret = apiSecret
+        self.previousApiSecret = previousApiSecret
+    }
 }
 
 /// How a shop's Braze `external_id` is derived from the Shopify customer.
@@ -155,6 +160,9 @@ public struct BrazeConfig: Sendable, Equatable {
     public var holdDays = 30
     /// Also send page views, collection views and searches (kept locally either way).
     public var browsingEvents = false
+    /// The shop's Braze subscription groups for Shopify's email and SMS marketing consent.
+    public var emailSubscriptionGroupId: String?
+    public var smsSubscriptionGroupId: String?
 
     public init(restEndpoint: String? = nil, apiKey: Secret? = nil, externalId: ExternalIdStrategy = .customerId, anonymous: AnonymousMode = .hold, events: EventNaming = .ecommerce) {
         self.restEndpoint = restEndpoint

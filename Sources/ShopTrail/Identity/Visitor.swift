@@ -45,12 +45,26 @@ public struct Customer: Sendable, Equatable {
     public var firstName: String?
     public var lastName: String?
     public var phone: String?
-    /// JSON text of the Braze attributes last enqueued, to send only what changed.
+    /// JSON object text of the Braze attributes last enqueued, to send only what changed (Braze
+    /// charges a data point per attribute written, changed or not).
     public var sentAttributes: String?
 
     public init(shop: String, id: String) {
         self.shop = shop
         self.id = id
+    }
+
+    /// The attributes whose values differ from what was last sent, recording them as sent.
+    mutating func changedAttributes(_ attributes: [(String, JSONValue)]) -> [(key: String, value: JSONValue)] {
+        var sent = sentAttributes.flatMap { try? JSONParser.parse(Array($0.utf8)) }?.objectValue ?? JSONObject()
+        var changed: [(key: String, value: JSONValue)] = []
+        for (key, value) in attributes where sent[key] != value {
+            changed.append((key, value))
+            sent.members.removeAll { $0.key == key }
+            sent.members.append((key, value))
+        }
+        if !changed.isEmpty { sentAttributes = JSONValue.object(sent).serialized }
+        return changed
     }
 }
 

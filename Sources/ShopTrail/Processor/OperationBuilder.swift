@@ -10,11 +10,11 @@ struct OperationBuilder {
     let userKey: String
     private(set) var operations: [BrazeOperation] = []
 
-    /// `visitorId`: whose operations these are (defaults to the event's visitor; a webhook names none).
-    init(shop: String, event: LoggedEvent, visitorId: String? = nil) {
+    /// `userKey`: the ordering key (defaults to the event's visitor; a webhook names none).
+    init(shop: String, event: LoggedEvent, userKey: String? = nil) {
         self.shop = shop
         self.event = event
-        self.userKey = "v:" + (visitorId ?? event.event.visitorId ?? "")
+        self.userKey = userKey ?? ("v:" + (event.event.visitorId ?? ""))
     }
 
     private var baseId: String { "\(event.event.source.rawValue):\(event.event.eventId)" }
@@ -56,6 +56,23 @@ struct OperationBuilder {
             ("external_id", .string(externalId)), ("alias_name", .string("shopify_cart_token")), ("alias_label", .string("shopify_cart_\(token)")),
         ]))
         add(.aliasNew, suffix: "cart_alias:\(token)", payload: entry)
+    }
+
+    /// A `/users/track` purchase object (legacy naming: one per order line).
+    mutating func purchase(_ target: BrazeTarget, _ purchase: JSONObject, time: EpochMillis, idSuffix: String) {
+        let object = JSONValue.object(JSONObject(target.identifierMembers + purchase.members + [("time", .string(Timestamp.format(time)))]))
+        add(.purchase, suffix: "purchase:\(idSuffix)", payload: object)
+    }
+
+    /// `/users/delete` by external ids.
+    mutating func delete(externalIds: [String]) {
+        add(.delete, suffix: "delete", payload: .object(JSONObject([("external_ids", .array(externalIds.map(JSONValue.string)))])))
+    }
+
+    /// `/users/delete` of visitor alias profiles.
+    mutating func delete(visitorAliases: [String]) {
+        let aliases = visitorAliases.map { BrazeTarget.alias(name: $0, label: BrazeTarget.visitorAliasLabel) }
+        add(.delete, suffix: "delete_aliases", payload: .object(JSONObject([("user_aliases", .array(aliases))])))
     }
 
     /// Something was sent under the visitor's alias (so an alias profile exists in Braze).

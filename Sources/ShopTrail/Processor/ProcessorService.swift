@@ -23,7 +23,7 @@ public final class ProcessorService: Service {
         self.chunkSize = chunkSize
         self.idlePollMillis = idlePollMillis
         self.shops = config.shops
-        self.processor = StorefrontProcessor(shops: config.shops, logger: logger)
+        self.processor = StorefrontProcessor(shops: config.shops, exportDirectory: config.server.dataDir, logger: logger)
         self.clock = clock
         self.logger = logger
     }

@@ -17,8 +17,22 @@ public protocol ProcessorState {
     func swapProductView(shop: String, visitorId: String, productKey: String, time: EpochMillis) throws -> EpochMillis?
     /// The visitor's stored events with these names at or after `since` and before `position`, oldest first.
     func events(shop: String, visitorId: String, names: [String], since: EpochMillis, before position: Int64) throws -> [LoggedEvent]
-    /// Whether a `checkout_started` was already sent for this checkout; marks it sent.
-    func markCheckoutSent(shop: String, checkoutId: String) throws -> Bool
+    /// True the first time `key` is marked for the shop (an event that must go to Braze once).
+    func markOnce(shop: String, key: String) throws -> Bool
+    /// The `updated_at` (epoch ms) last applied for a Shopify resource, to never regress.
+    func resourceVersion(shop: String, kind: String, id: String) throws -> EpochMillis?
+    func resourceBody(shop: String, kind: String, id: String) throws -> String?
+    func saveResource(shop: String, kind: String, id: String, updatedAt: EpochMillis, body: String?, deleted: Bool) throws
+    func uninstalledAt(shop: String) throws -> EpochMillis?
+    func setUninstalled(shop: String, at: EpochMillis?) throws
+    /// Everything stored about a customer and its visitors, as JSON (a `customers/data_request` export).
+    func export(shop: String, customerId: String) throws -> JSONValue
+    /// Deletes a customer, its visitors and their events, carts and links; returns the visitor ids.
+    func redact(shop: String, customerId: String) throws -> [String]
+    /// Deletes everything stored for a shop.
+    func redactShop(_ shop: String) throws
+    /// An audit record without personal data.
+    func audit(shop: String, action: String, detail: String, at: EpochMillis) throws
     func enqueue(_ operations: [BrazeOperation]) throws
     func securityEvent(shop: String, visitorId: String?, kind: String, detail: String, at: EpochMillis) throws
 }

@@ -15,19 +15,24 @@ public struct StorefrontProcessor: Sendable {
     /// Product views replayed when a held visitor becomes known (most recent, distinct products).
     public var replayProductViews = 20
 
-    public init(shops: [ShopConfig], logger: Logger) {
+    var webhooks: ShopifyWebhookProcessor
+
+    /// `exportDirectory`: where `customers/data_request` exports go (the data directory).
+    public init(shops: [ShopConfig], exportDirectory: String? = nil, logger: Logger) {
         self.shops = Dictionary(shops.map { ($0.domain, $0) }, uniquingKeysWith: { first, _ in first })
         self.logger = logger
+        self.webhooks = ShopifyWebhookProcessor(logger: logger, exportDirectory: exportDirectory)
     }
 
     public func process(_ logged: LoggedEvent, state: any ProcessorState) throws {
         let event = logged.event
         guard let shop = shops[event.shop] else { return }
         if event.source == .webhook {
-            try linkThroughCartToken(logged, shop: shop, state: state)
+            let userKey = try linkThroughCartToken(logged, shop: shop, state: state)
+            try webhooks.process(logged, shop: shop, state: state, userKey: userKey)
             return
         }
-        guard let visitorId = event.visitorId else { return }
+        guard let visitorId = event.visitorId, try state.uninstalledAt(shop: shop.domain) == nil else { return }
         let context = event.context.flatMap { try? JSONParser.parse(Array($0.utf8)) }?.objectValue
         let properties = (try? JSONParser.parse(Array(event.properties.utf8)))?.objectValue ?? JSONObject()
         var visitor = try state.visitor(shop: shop.domain, id: visitorId) ?? Visitor(shop: shop.domain, id: visitorId, firstSeen: event.time)
@@ -78,28 +83,34 @@ public struct StorefrontProcessor: Sendable {
 
     /// A checkout or order (Shopify's REST payload, HMAC-verified on receipt) whose cart or checkout
     /// token a visitor was seen with identifies that visitor, if it is not linked to someone else.
-    private func linkThroughCartToken(_ logged: LoggedEvent, shop: ShopConfig, state: any ProcessorState) throws {
-        guard let payload = (try? JSONParser.parse(Array(logged.event.properties.utf8)))?.objectValue,
-              let customer = payload["customer"]?.objectValue, let customerId = customer["id"]?.idString else { return }
+    /// Returns the ordering key for the delivery's operations: the visitor's when one was seen with the
+    /// cart (so they follow its identification), else the customer's, else the resource's.
+    private func linkThroughCartToken(_ logged: LoggedEvent, shop: ShopConfig, state: any ProcessorState) throws -> String {
+        guard let payload = (try? JSONParser.parse(Array(logged.event.properties.utf8)))?.objectValue else { return "w:" + logged.event.name }
+        let fallbackKey = (payload["customer"]?.objectValue?["id"] ?? payload["customer_id"])?.idString.map { "c:" + $0 }
+            ?? "w:\(logged.event.name):\(payload["id"]?.idString ?? payload["order_id"]?.idString ?? "")"
+        guard let customer = payload["customer"]?.objectValue, let customerId = customer["id"]?.idString,
+              (try state.uninstalledAt(shop: shop.domain)) == nil else { return fallbackKey }
         let cartToken = payload["cart_token"]?.stringValue.map { String($0.split(separator: "?").first ?? "") }
         let checkoutToken = (payload["checkout_token"] ?? (logged.event.name.hasPrefix("checkouts/") ? payload["token"] : nil))?.stringValue
         var cart = try cartToken.flatMap { try state.cart(shop: shop.domain, token: $0) }
         if cart == nil, let checkoutToken { cart = try state.cart(shop: shop.domain, checkoutToken: checkoutToken) }
-        guard let visitorId = cart?.visitorId, var visitor = try state.visitor(shop: shop.domain, id: visitorId) else { return }
+        guard let visitorId = cart?.visitorId, var visitor = try state.visitor(shop: shop.domain, id: visitorId) else { return fallbackKey }
         guard visitor.customerId == nil || visitor.customerId == customerId else {
             logger.notice("order of another customer on a linked visitor's cart: not re-linked",
                           metadata: ["shop": .string(shop.domain), "visitor": .string(visitorId)])
-            return
+            return fallbackKey
         }
         var claim = CustomerClaim(customerId: customerId, evidence: .cartToken)
         claim.email = (customer["email"] ?? payload["email"])?.stringValue.flatMap { $0.isEmpty ? nil : $0 }
         claim.firstName = customer["first_name"]?.stringValue
         claim.lastName = customer["last_name"]?.stringValue
         claim.phone = customer["phone"]?.stringValue
-        var ops = OperationBuilder(shop: shop.domain, event: logged, visitorId: visitorId)
+        var ops = OperationBuilder(shop: shop.domain, event: logged, userKey: "v:" + visitorId)
         try identify(&visitor, claim: claim, at: logged.event.time, shop: shop, state: state, ops: &ops)
         try state.save(visitor)
         try state.enqueue(ops.operations)
+        return ops.userKey
     }
 
     /// Links the visitor to the claimed customer (or confirms the link) and queues what identification sends.
@@ -140,11 +151,8 @@ public struct StorefrontProcessor: Sendable {
         if let v = customer.firstName { attributes.append(("first_name", .string(v))) }
         if let v = customer.lastName { attributes.append(("last_name", .string(v))) }
         if let v = customer.phone { attributes.append(("phone", .string(v))) }
-        let text = JSONValue.object(JSONObject(attributes.map { (key: $0.0, value: $0.1) })).serialized
-        if !attributes.isEmpty, text != customer.sentAttributes {
-            ops.attributes(target, JSONObject(attributes.map { (key: $0.0, value: $0.1) }))
-            customer.sentAttributes = text
-        }
+        let changed = customer.changedAttributes(attributes)
+        if !changed.isEmpty { ops.attributes(target, JSONObject(changed)) }
         try state.save(customer)
 
         guard previous != claim.customerId else { return }
@@ -255,7 +263,7 @@ public struct StorefrontProcessor: Sendable {
                 ("price", .number(String(format: "%.2f", price))),
             ])))
         }
-        guard !products.isEmpty, try state.markCheckoutSent(shop: shop.domain, checkoutId: checkoutToken) else { return }
+        guard !products.isEmpty, try state.markOnce(shop: shop.domain, key: "checkout_started:\(checkoutToken)") else { return }
         let total = (checkout["total_price"]?.objectValue?["amount"] ?? checkout["totalPrice"]?.objectValue?["amount"] ?? p["total_price"])?.doubleValue ?? 0
         var properties: [(String, JSONValue)] = [
             ("checkout_id", .string(checkoutToken)), ("total_value", .number(String(format: "%.2f", total))), ("currency", .string(currency)),

@@ -252,6 +252,19 @@ enum SQLiteMigrations {
                 );
                 """)
         }
+        migrator.registerMigration("v4-shopify") { db in
+            try db.execute(sql: """
+                CREATE TABLE sent_once (shop TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (shop, key));
+                CREATE TABLE shopify_resources (
+                    shop TEXT NOT NULL, kind TEXT NOT NULL, id TEXT NOT NULL, updated_at INTEGER NOT NULL,
+                    body TEXT, deleted INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (shop, kind, id)
+                );
+                CREATE TABLE shop_state (shop TEXT PRIMARY KEY, uninstalled_at INTEGER);
+                CREATE TABLE audit_log (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT, shop TEXT NOT NULL, action TEXT NOT NULL, detail TEXT NOT NULL, at INTEGER NOT NULL
+                );
+                """)
+        }
         return migrator
     }
 }

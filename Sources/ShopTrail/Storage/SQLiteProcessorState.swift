@@ -98,9 +98,78 @@ final class SQLiteProcessorState: ProcessorState {
             """, arguments: args).map(SQLiteEventStore.loggedEvent)
     }
 
-    func markCheckoutSent(shop: String, checkoutId: String) throws -> Bool {
-        try db.execute(sql: "INSERT OR IGNORE INTO checkouts_sent (shop, checkout_id) VALUES (?, ?)", arguments: [shop, checkoutId])
+    func markOnce(shop: String, key: String) throws -> Bool {
+        try db.execute(sql: "INSERT OR IGNORE INTO sent_once (shop, key) VALUES (?, ?)", arguments: [shop, key])
         return db.changesCount > 0
+    }
+
+    func resourceVersion(shop: String, kind: String, id: String) throws -> EpochMillis? {
+        try EpochMillis.fetchOne(db, sql: "SELECT updated_at FROM shopify_resources WHERE shop = ? AND kind = ? AND id = ?", arguments: [shop, kind, id])
+    }
+
+    func resourceBody(shop: String, kind: String, id: String) throws -> String? {
+        try String.fetchOne(db, sql: "SELECT body FROM shopify_resources WHERE shop = ? AND kind = ? AND id = ? AND deleted = 0", arguments: [shop, kind, id])
+    }
+
+    func saveResource(shop: String, kind: String, id: String, updatedAt: EpochMillis, body: String?, deleted: Bool) throws {
+        try db.execute(sql: "INSERT OR REPLACE INTO shopify_resources (shop, kind, id, updated_at, body, deleted) VALUES (?, ?, ?, ?, ?, ?)",
+                       arguments: [shop, kind, id, updatedAt, body, deleted])
+    }
+
+    func uninstalledAt(shop: String) throws -> EpochMillis? {
+        try EpochMillis.fetchOne(db, sql: "SELECT uninstalled_at FROM shop_state WHERE shop = ?", arguments: [shop])
+    }
+
+    func setUninstalled(shop: String, at: EpochMillis?) throws {
+        try db.execute(sql: "INSERT OR REPLACE INTO shop_state (shop, uninstalled_at) VALUES (?, ?)", arguments: [shop, at])
+    }
+
+    func export(shop: String, customerId: String) throws -> JSONValue {
+        func rows(_ sql: String, _ args: StatementArguments) throws -> JSONValue {
+            .array(try Row.fetchAll(db, sql: sql, arguments: args).map { row in
+                .object(JSONObject(row.columnNames.map { name -> (key: String, value: JSONValue) in
+                    let value: JSONValue = switch row[name] as DatabaseValue? {
+                    case .some(let v) where v.storage == .null: .null
+                    case .some(let v): if let i = Int64.fromDatabaseValue(v) { .number(String(i)) } else { .string(String.fromDatabaseValue(v) ?? "") }
+                    case .none: .null
+                    }
+                    return (name, value)
+                }))
+            })
+        }
+        let visitors = "SELECT DISTINCT visitor_id FROM visitor_links WHERE shop = ? AND customer_id = ? UNION SELECT visitor_id FROM visitors WHERE shop = ? AND customer_id = ?"
+        let args: StatementArguments = [shop, customerId, shop, customerId]
+        return .object(JSONObject([
+            ("customer", try rows("SELECT * FROM customers WHERE shop = ? AND customer_id = ?", [shop, customerId])),
+            ("visitors", try rows("SELECT * FROM visitors WHERE shop = ? AND visitor_id IN (\(visitors))", [shop] + args)),
+            ("links", try rows("SELECT * FROM visitor_links WHERE shop = ? AND customer_id = ?", [shop, customerId])),
+            ("carts", try rows("SELECT * FROM carts WHERE shop = ? AND visitor_id IN (\(visitors))", [shop] + args)),
+            ("events", try rows("SELECT position, source, event_id, name, time, context, properties FROM events WHERE shop = ? AND visitor_id IN (\(visitors)) ORDER BY position", [shop] + args)),
+        ]))
+    }
+
+    func redact(shop: String, customerId: String) throws -> [String] {
+        let visitors = try String.fetchAll(db, sql: """
+            SELECT DISTINCT visitor_id FROM visitor_links WHERE shop = ? AND customer_id = ? UNION SELECT visitor_id FROM visitors WHERE shop = ? AND customer_id = ?
+            """, arguments: [shop, customerId, shop, customerId])
+        for visitor in visitors {
+            for table in ["events", "visitors", "visitor_links", "carts", "product_views", "security_events"] {
+                try db.execute(sql: "DELETE FROM \(table) WHERE shop = ? AND visitor_id = ?", arguments: [shop, visitor])
+            }
+        }
+        try db.execute(sql: "DELETE FROM customers WHERE shop = ? AND customer_id = ?", arguments: [shop, customerId])
+        try db.execute(sql: "DELETE FROM visitor_links WHERE shop = ? AND customer_id = ?", arguments: [shop, customerId])
+        return visitors
+    }
+
+    func redactShop(_ shop: String) throws {
+        for table in ["events", "visitors", "visitor_links", "customers", "carts", "product_views", "security_events", "sent_once", "shopify_resources", "outbox", "outbox_dead"] {
+            try db.execute(sql: "DELETE FROM \(table) WHERE shop = ?", arguments: [shop])
+        }
+    }
+
+    func audit(shop: String, action: String, detail: String, at: EpochMillis) throws {
+        try db.execute(sql: "INSERT INTO audit_log (shop, action, detail, at) VALUES (?, ?, ?, ?)", arguments: [shop, action, detail, at])
     }
 
     func enqueue(_ operations: [BrazeOperation]) throws {
