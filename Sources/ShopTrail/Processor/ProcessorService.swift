@@ -15,6 +15,8 @@ public final class ProcessorService: Service {
     private let chunkSize: Int
     /// Sleep when the log has nothing new.
     private let idlePollMillis: EpochMillis
+    /// Work per transaction before it commits and lets writers of beacons and webhooks in.
+    private let transactionBudgetMillis: Int64 = 10
     static let positionName = "storefront"
 
     public init(database: SQLiteDatabase, config: ShopTrailConfig, clock: any WallClock = SystemClock(), chunkSize: Int = 500,
@@ -52,15 +54,25 @@ public final class ProcessorService: Service {
     public func processChunk() async throws -> Int {
         let processor = self.processor
         let limit = chunkSize
+        let budget = Duration.milliseconds(transactionBudgetMillis)
         return try await database.pool.write { db in
             let position = try Int64.fetchOne(db, sql: "SELECT position FROM processor_position WHERE name = ?", arguments: [Self.positionName]) ?? 0
             let events = try Row.fetchAll(db, sql: "SELECT \(SQLiteEventStore.eventColumns) FROM events WHERE position > ? ORDER BY position LIMIT ?",
                                           arguments: [position, limit]).map(SQLiteEventStore.loggedEvent)
-            guard let last = events.last else { return 0 }
+            guard !events.isEmpty else { return 0 }
             let state = SQLiteProcessorState(db)
-            for event in events { try processor.process(event, state: state) }
-            try db.execute(sql: "INSERT OR REPLACE INTO processor_position (name, position) VALUES (?, ?)", arguments: [Self.positionName, last.position])
-            return events.count
+            // The transaction holds SQLite's only write lock, which beacons and webhooks wait for:
+            // commit after a few milliseconds of work rather than after a fixed count.
+            let clock = ContinuousClock()
+            let started = clock.now
+            var done = 0
+            for event in events {
+                try processor.process(event, state: state)
+                done += 1
+                if clock.now - started > budget { break }
+            }
+            try db.execute(sql: "INSERT OR REPLACE INTO processor_position (name, position) VALUES (?, ?)", arguments: [Self.positionName, events[done - 1].position])
+            return done
         }
     }
 

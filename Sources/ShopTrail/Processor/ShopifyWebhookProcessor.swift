@@ -246,11 +246,16 @@ struct ShopifyWebhookProcessor {
         var detail = "export not written: no data directory"
         if let directory = exportDirectory {
             let folder = (directory as NSString).appendingPathComponent("exports")
-            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             let path = (folder as NSString).appendingPathComponent("\(shop.domain)-data-request-\(requestId).json")
-            FileManager.default.createFile(atPath: path, contents: Data(export.serialized.utf8), attributes: [.posixPermissions: 0o600])
-            detail = "export written to \(path)"
-            logger.notice("customer data request exported", metadata: ["shop": .string(shop.domain), "path": .string(path)])
+            // A failed export is logged and audited, not retried forever: it must not stop the processor.
+            if (try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)) != nil,
+               FileManager.default.createFile(atPath: path, contents: Data(export.serialized.utf8), attributes: [.posixPermissions: 0o600]) {
+                detail = "export written to \(path)"
+                logger.notice("customer data request exported", metadata: ["shop": .string(shop.domain), "path": .string(path)])
+            } else {
+                detail = "export FAILED: could not write \(path)"
+                logger.error("customer data request export failed", metadata: ["shop": .string(shop.domain), "path": .string(path)])
+            }
         }
         try state.audit(shop: shop.domain, action: "customers/data_request", detail: "request \(requestId): \(detail)", at: at)
     }
