@@ -128,6 +128,15 @@ import Testing
                 try Row.fetchAll(db, sql: "SELECT id, deleted FROM shopify_resources WHERE kind = 'product' ORDER BY id").map { "\($0["id"] as String):\($0["deleted"] as Int)" }
             }
             #expect(products2.count == 2 && products2.contains { $0.hasSuffix(":1") })
+            // customers/delete is recorded, and sends nothing.
+            let before = try await p.trackedPaths().count
+            #expect(try await Self.post(p, "customers/delete").0 == .ok)
+            try await p.flush()
+            #expect(try await p.trackedPaths().count == before)
+            let deleted = try await p.temp.store.database.pool.read { db in
+                try Int.fetchOne(db, sql: "SELECT deleted FROM shopify_resources WHERE kind = 'customer' AND id = ?", arguments: [Self.customer])
+            }
+            #expect(deleted == 1)
         }
     }
 
