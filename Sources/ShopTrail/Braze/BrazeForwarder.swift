@@ -53,6 +53,8 @@ public final class BrazeForwarder: Service {
     private let settings: ForwarderSettings
     private let logger: Logger
     private let pacing = Mutex<[String: ShopPacing]>([:])
+    /// The spacing of the fastest path: each round reserves at least this much of the shop's rate.
+    private let minSpacing: EpochMillis
 
     /// Per-shop state: when the shop may send again, and how many failures in a row.
     struct ShopPacing {
@@ -79,6 +81,7 @@ public final class BrazeForwarder: Service {
         self.clock = clock
         self.settings = settings
         self.logger = logger
+        self.minSpacing = EpochMillis(60_000 / max(settings.requestsPerMinute.values.max() ?? settings.defaultRequestsPerMinute, 0.001))
     }
 
     public func run() async throws {
@@ -119,7 +122,6 @@ public final class BrazeForwarder: Service {
         guard let sender = senders[shop] else { return Round() }
         let now = clock.now()
         // Reserve this request's slot under the rate limit before claiming, so concurrent workers space out.
-        let minSpacing = EpochMillis(60_000 / max(settings.requestsPerMinute.values.max() ?? settings.defaultRequestsPerMinute, 0.001))
         let slot: (free: Bool, solo: Bool) = pacing.withLock { state in
             var shopPacing = state[shop, default: ShopPacing()]
             guard shopPacing.notBefore <= now else { return (false, false) }

@@ -109,13 +109,18 @@ public struct CollectorController: Sendable {
 
     /// The request body, refused early (413) when it is larger than a beacon may be.
     static func readBody(_ request: Request, limits: CollectorLimits) async throws(APIError) -> ByteBuffer {
-        if let length = request.headers[.contentLength].flatMap(Int.init), length > limits.maxBodyBytes {
-            throw APIError(.contentTooLarge, "body_too_large", "body is \(length) bytes, more than \(limits.maxBodyBytes)")
+        try await readBody(request, maxBytes: limits.maxBodyBytes)
+    }
+
+    /// The request body, refused (413) past `maxBytes`: by its Content-Length before reading, else while reading.
+    static func readBody(_ request: Request, maxBytes: Int) async throws(APIError) -> ByteBuffer {
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > maxBytes {
+            throw APIError(.contentTooLarge, "body_too_large", "body is \(length) bytes, more than \(maxBytes)")
         }
         do {
-            return try await request.body.collect(upTo: limits.maxBodyBytes)
+            return try await request.body.collect(upTo: maxBytes)
         } catch is NIOTooManyBytesError {
-            throw APIError(.contentTooLarge, "body_too_large", "body is more than \(limits.maxBodyBytes) bytes")
+            throw APIError(.contentTooLarge, "body_too_large", "body is more than \(maxBytes) bytes")
         } catch {
             throw APIError(.badRequest, "body_unreadable", "the request body could not be read")
         }

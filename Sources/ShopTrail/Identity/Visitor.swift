@@ -54,6 +54,11 @@ public struct Customer: Sendable, Equatable {
         self.id = id
     }
 
+    /// Braze's standard attributes the customer record knows.
+    var standardAttributes: [(String, JSONValue)] {
+        [("email", email), ("first_name", firstName), ("last_name", lastName), ("phone", phone)].compactMap { key, value in value.map { (key, .string($0)) } }
+    }
+
     /// The attributes whose values differ from what was last sent, recording them as sent.
     mutating func changedAttributes(_ attributes: [(String, JSONValue)]) -> [(key: String, value: JSONValue)] {
         var sent = sentAttributes.flatMap { try? JSONParser.parse(Array($0.utf8)) }?.objectValue ?? JSONObject()
@@ -87,5 +92,12 @@ public struct CartSnapshot: Sendable, Equatable {
     public init(shop: String, token: String) {
         self.shop = shop
         self.token = token
+    }
+
+    /// A cart token as the tracker, the pixel and Shopify's payloads join on it: everything from
+    /// `?` on dropped (the Ajax API appends `?key=…` since 2024-06); nil when empty or not a string.
+    static func token(_ value: JSONValue?) -> String? {
+        guard let text = value?.stringValue, let token = text.split(separator: "?").first, !token.isEmpty else { return nil }
+        return String(token)
     }
 }

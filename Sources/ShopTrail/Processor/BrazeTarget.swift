@@ -15,6 +15,20 @@ public enum BrazeTarget: Sendable, Equatable {
         }
     }
 
+    /// The identified user of a customer, when the shop's external-id strategy can name it.
+    static func of(_ customer: Customer, shop: ShopConfig) -> BrazeTarget? {
+        ExternalId.of(customer, strategy: shop.braze.externalId).map(BrazeTarget.externalId)
+    }
+
+    /// Where a visitor's events go now: the external id when known, the alias in forward mode, else nowhere yet.
+    static func of(_ visitor: Visitor, shop: ShopConfig, state: any ProcessorState) throws -> BrazeTarget? {
+        if let customerId = visitor.customerId, let customer = try state.customer(shop: shop.domain, id: customerId),
+           let target = of(customer, shop: shop) {
+            return target
+        }
+        return shop.braze.anonymous == .forward ? .visitorAlias(visitor.id) : nil
+    }
+
     static func alias(name: String, label: String) -> JSONValue {
         .object(JSONObject([("alias_name", .string(name)), ("alias_label", .string(label))]))
     }

@@ -59,7 +59,7 @@ struct OrderMapper {
             return [("ecommerce.order_placed", Self.object([
                 ("order_id", .string(orderId)), ("total_value", Self.money(order["total_price"])), ("currency", Self.string(order["currency"]) ?? .string("USD")),
                 ("products", Self.products(order["line_items"])), ("source", .string(source)),
-                ("cart_id", Self.string(order["cart_token"]).map { .string(String(($0.stringValue ?? "").split(separator: "?").first ?? "")) }),
+                ("cart_id", CartSnapshot.token(order["cart_token"]).map(JSONValue.string)),
                 ("total_discounts", Self.money(order["total_discounts"])), ("discounts", .array(discounts)), ("metadata", .object(metadata)),
             ]))]
         case .legacy:

@@ -88,7 +88,7 @@ struct ShopifyWebhookProcessor {
             try refunded(body, target: target, mapper: mapper, shop: shop, state: state, ops: &ops, time: logged.event.time)
         case "checkouts/create", "checkouts/update":
             guard let token = body["token"]?.stringValue else { break }
-            if let cartToken = body["cart_token"]?.stringValue.map({ String($0.split(separator: "?").first ?? "") }), !cartToken.isEmpty {
+            if let cartToken = CartSnapshot.token(body["cart_token"]) {
                 var cart = try state.cart(shop: shop.domain, token: cartToken) ?? CartSnapshot(shop: shop.domain, token: cartToken)
                 cart.checkedOut = true
                 cart.checkoutToken = token
@@ -143,26 +143,22 @@ struct ShopifyWebhookProcessor {
         if customer.firstName == nil { customer.firstName = object["first_name"]?.stringValue }
         if customer.lastName == nil { customer.lastName = object["last_name"]?.stringValue }
         try state.save(customer)
-        return ExternalId.of(customer, strategy: shop.braze.externalId).map(BrazeTarget.externalId)
+        return BrazeTarget.of(customer, shop: shop)
     }
 
     /// The user of the visitor who was seen with the checkout's cart, when the checkout has no customer.
     private func visitorTarget(_ body: JSONObject, shop: ShopConfig, state: any ProcessorState) throws -> BrazeTarget? {
-        guard let cartToken = body["cart_token"]?.stringValue.map({ String($0.split(separator: "?").first ?? "") }),
+        guard let cartToken = CartSnapshot.token(body["cart_token"]),
               let visitorId = try state.cart(shop: shop.domain, token: cartToken)?.visitorId,
               let visitor = try state.visitor(shop: shop.domain, id: visitorId) else { return nil }
-        if let id = visitor.customerId, let customer = try state.customer(shop: shop.domain, id: id),
-           let externalId = ExternalId.of(customer, strategy: shop.braze.externalId) {
-            return .externalId(externalId)
-        }
-        return shop.braze.anonymous == .forward ? .visitorAlias(visitorId) : nil
+        return try BrazeTarget.of(visitor, shop: shop, state: state)
     }
 
     /// A refund names only its order: the order's customer, if the order was seen.
     private func refundTarget(_ body: JSONObject, shop: ShopConfig, state: any ProcessorState) throws -> BrazeTarget? {
         guard let order = try order(of: body, shop: shop, state: state), let object = order["customer"]?.objectValue, let id = object["id"]?.idString,
               let customer = try state.customer(shop: shop.domain, id: id) else { return nil }
-        return ExternalId.of(customer, strategy: shop.braze.externalId).map(BrazeTarget.externalId)
+        return BrazeTarget.of(customer, shop: shop)
     }
 
     private func order(of refund: JSONObject, shop: ShopConfig, state: any ProcessorState) throws -> JSONObject? {
@@ -177,7 +173,7 @@ struct ShopifyWebhookProcessor {
                 try state.saveResource(shop: shop.domain, kind: "order", id: id, updatedAt: updated, body: JSONValue.object(body).serialized, deleted: false)
             }
         }
-        guard let cartToken = body["cart_token"]?.stringValue.map({ String($0.split(separator: "?").first ?? "") }), !cartToken.isEmpty else { return }
+        guard let cartToken = CartSnapshot.token(body["cart_token"]) else { return }
         var cart = try state.cart(shop: shop.domain, token: cartToken) ?? CartSnapshot(shop: shop.domain, token: cartToken)
         cart.checkedOut = true
         if let token = body["checkout_token"]?.stringValue { cart.checkoutToken = token }
@@ -196,12 +192,8 @@ struct ShopifyWebhookProcessor {
         customer.firstName = text("first_name") ?? customer.firstName
         customer.lastName = text("last_name") ?? customer.lastName
         customer.phone = text("phone") ?? customer.phone
-        guard let externalId = ExternalId.of(customer, strategy: shop.braze.externalId) else { try state.save(customer); return }
-        var attributes: [(String, JSONValue)] = []
-        if let v = customer.email { attributes.append(("email", .string(v))) }
-        if let v = customer.firstName { attributes.append(("first_name", .string(v))) }
-        if let v = customer.lastName { attributes.append(("last_name", .string(v))) }
-        if let v = customer.phone { attributes.append(("phone", .string(v))) }
+        guard let target = BrazeTarget.of(customer, shop: shop) else { try state.save(customer); return }
+        var attributes = customer.standardAttributes
         let address = body["default_address"]?.objectValue
         if let v = address?["city"]?.stringValue, !v.isEmpty { attributes.append(("home_city", .string(v))) }
         if let v = (address?["country_code"] ?? address?["country"])?.stringValue, !v.isEmpty { attributes.append(("country", .string(v))) }
@@ -209,7 +201,7 @@ struct ShopifyWebhookProcessor {
         if let count = (body["orders_count"] ?? body["number_of_orders"])?.idString { attributes.append(("shopify_order_count", .string(count))) }
         if let spent = (body["total_spent"] ?? body["amount_spent"]?.objectValue?["amount"])?.stringValue { attributes.append(("shopify_total_spent", .string(spent))) }
         let changed = customer.changedAttributes(attributes)
-        if !changed.isEmpty { ops.attributes(.externalId(externalId), JSONObject(changed)) }
+        if !changed.isEmpty { ops.attributes(target, JSONObject(changed)) }
         try state.save(customer)
     }
 
@@ -231,12 +223,12 @@ struct ShopifyWebhookProcessor {
         if isEmail, customer.email == nil { customer.email = body["email_address"]?.stringValue }
         if !isEmail, customer.phone == nil { customer.phone = body["phone"]?.stringValue }
         try state.save(customer)
-        guard let externalId = ExternalId.of(customer, strategy: shop.braze.externalId) else { return }
+        guard let target = BrazeTarget.of(customer, shop: shop) else { return }
         let subscribed = stateName.lowercased() == "subscribed"
         let entry = JSONValue.object(JSONObject([
             ("subscription_group_id", .string(group)), ("subscription_state", .string(subscribed ? "subscribed" : "unsubscribed")),
         ]))
-        ops.attributes(.externalId(externalId), JSONObject([("subscription_groups", .array([entry]))]))
+        ops.attributes(target, JSONObject([("subscription_groups", .array([entry]))]))
     }
 
     private func dataRequest(_ body: JSONObject, shop: ShopConfig, state: any ProcessorState, at: EpochMillis) throws {

@@ -56,7 +56,7 @@ public struct StorefrontProcessor: Sendable {
         }
 
         // 2. The event itself, under the external id, the visitor alias (forward), or held (hold).
-        let target = try target(for: visitor, shop: shop, state: state)
+        let target = try BrazeTarget.of(visitor, shop: shop, state: state)
         let mapper = EcommerceMapper(naming: shop.braze.events, source: Self.source(context: context, shop: shop.domain), shopDomain: shop.domain)
         switch name {
         case .productViewed:
@@ -91,7 +91,7 @@ public struct StorefrontProcessor: Sendable {
             ?? "w:\(logged.event.name):\(payload["id"]?.idString ?? payload["order_id"]?.idString ?? "")"
         guard let customer = payload["customer"]?.objectValue, let customerId = customer["id"]?.idString,
               (try state.uninstalledAt(shop: shop.domain)) == nil else { return fallbackKey }
-        let cartToken = payload["cart_token"]?.stringValue.map { String($0.split(separator: "?").first ?? "") }
+        let cartToken = CartSnapshot.token(payload["cart_token"])
         let checkoutToken = (payload["checkout_token"] ?? (logged.event.name.hasPrefix("checkouts/") ? payload["token"] : nil))?.stringValue
         var cart = try cartToken.flatMap { try state.cart(shop: shop.domain, token: $0) }
         if cart == nil, let checkoutToken { cart = try state.cart(shop: shop.domain, checkoutToken: checkoutToken) }
@@ -146,12 +146,7 @@ public struct StorefrontProcessor: Sendable {
             visitor.aliasIdentifiedAs = externalId
         }
         // Standard attributes, only when they changed.
-        var attributes: [(String, JSONValue)] = []
-        if let v = customer.email { attributes.append(("email", .string(v))) }
-        if let v = customer.firstName { attributes.append(("first_name", .string(v))) }
-        if let v = customer.lastName { attributes.append(("last_name", .string(v))) }
-        if let v = customer.phone { attributes.append(("phone", .string(v))) }
-        let changed = customer.changedAttributes(attributes)
+        let changed = customer.changedAttributes(customer.standardAttributes)
         if !changed.isEmpty { ops.attributes(target, JSONObject(changed)) }
         try state.save(customer)
 
@@ -188,18 +183,16 @@ public struct StorefrontProcessor: Sendable {
                 if lastCart == nil { lastCart = (logged, properties) }
                 continue
             }
-            let context = logged.event.context.flatMap { try? JSONParser.parse(Array($0.utf8)) }?.objectValue
-            let mapper = EcommerceMapper(naming: shop.braze.events, source: Self.source(context: context, shop: shop.domain), shopDomain: shop.domain)
             let key = (properties["variant_id"] ?? properties["product_id"])?.idString ?? ""
-            guard views.count < replayProductViews, seen.insert(key).inserted, let mapped = mapper.productViewed(properties) else { continue }
+            guard views.count < replayProductViews, seen.insert(key).inserted,
+                  let mapped = Self.mapper(for: logged.event, shop: shop).productViewed(properties) else { continue }
             views.append((logged, mapped.name, mapped.properties))
         }
         for (logged, name, properties) in views.reversed() {
             ops.event(target, name: name, time: logged.event.time, properties: properties, idSuffix: "replay:\(logged.event.eventId)")
         }
         if let (logged, properties) = lastCart {
-            let context = logged.event.context.flatMap { try? JSONParser.parse(Array($0.utf8)) }?.objectValue
-            let mapper = EcommerceMapper(naming: shop.braze.events, source: Self.source(context: context, shop: shop.domain), shopDomain: shop.domain)
+            let mapper = Self.mapper(for: logged.event, shop: shop)
             var replay = OperationBuilder(shop: shop.domain, event: logged)
             try cartUpdated(properties, visitor: visitor, target: target, mapper: mapper, shop: shop, state: state, ops: &replay, replay: true)
             ops.append(replay.operations.map { var op = $0; op.id = "replay:" + op.id; return op })
@@ -229,7 +222,7 @@ public struct StorefrontProcessor: Sendable {
     /// The cart behind a checkout: Braze refuses `cart_updated` for it from now on.
     private func markCheckedOut(_ p: JSONObject, context: JSONObject?, visitor: Visitor, shop: ShopConfig, state: any ProcessorState) throws {
         let checkout = p["checkout"]?.objectValue ?? p
-        guard let cartToken = Self.cartToken(p, context: context), !cartToken.isEmpty else { return }
+        guard let cartToken = Self.cartToken(p, context: context) else { return }
         var cart = try state.cart(shop: shop.domain, token: cartToken) ?? CartSnapshot(shop: shop.domain, token: cartToken)
         cart.checkedOut = true
         if cart.visitorId == nil { cart.visitorId = visitor.id }
@@ -239,7 +232,7 @@ public struct StorefrontProcessor: Sendable {
 
     static func cartToken(_ p: JSONObject, context: JSONObject?) -> String? {
         let checkout = p["checkout"]?.objectValue ?? p
-        return (checkout["cart_token"] ?? p["cart_token"] ?? context?["cart_token"])?.stringValue.map { String($0.split(separator: "?").first ?? "") }
+        return CartSnapshot.token(checkout["cart_token"] ?? p["cart_token"] ?? context?["cart_token"])
     }
 
     /// `ecommerce.checkout_started` from the pixel, once per checkout.
@@ -276,13 +269,10 @@ public struct StorefrontProcessor: Sendable {
         ops.event(target, name: "ecommerce.checkout_started", time: ops.event.event.time, properties: JSONObject(properties.map { (key: $0.0, value: $0.1) }))
     }
 
-    /// Where this visitor's events go now: the external id when known, the alias in forward mode, else nowhere yet.
-    private func target(for visitor: Visitor, shop: ShopConfig, state: any ProcessorState) throws -> BrazeTarget? {
-        if let customerId = visitor.customerId, let customer = try state.customer(shop: shop.domain, id: customerId),
-           let externalId = ExternalId.of(customer, strategy: shop.braze.externalId) {
-            return .externalId(externalId)
-        }
-        return shop.braze.anonymous == .forward ? .visitorAlias(visitor.id) : nil
+    /// The mapper for an event replayed from the log (its own page context gives `source`).
+    static func mapper(for event: NewEvent, shop: ShopConfig) -> EcommerceMapper {
+        let context = event.context.flatMap { try? JSONParser.parse(Array($0.utf8)) }?.objectValue
+        return EcommerceMapper(naming: shop.braze.events, source: source(context: context, shop: shop.domain), shopDomain: shop.domain)
     }
 
     /// Braze's `source`: the storefront's origin from the page URL, else the shop's domain.

@@ -52,15 +52,7 @@ public struct WebhookController: Sendable {
         guard !secrets.isEmpty else {
             throw APIError(.unauthorized, "no_api_secret", "shop '\(domain)' has no shopify.api_secret to verify webhooks with")
         }
-        let body: ByteBuffer
-        do {
-            body = try await request.body.collect(upTo: Self.maxBodyBytes)
-        } catch is NIOTooManyBytesError {
-            throw APIError(.contentTooLarge, "body_too_large", "webhook body is more than \(Self.maxBodyBytes) bytes")
-        } catch {
-            throw APIError(.badRequest, "body_unreadable", "the request body could not be read")
-        }
-        let bytes = Array(buffer: body)
+        let bytes = Array(buffer: try await CollectorController.readBody(request, maxBytes: Self.maxBodyBytes))
         // The signature first: nothing of an unverified body is parsed or stored.
         guard WebhookSignature.verify(bytes, header: hmac, secrets: secrets) else {
             throw APIError(.unauthorized, "invalid_signature", "the X-Shopify-Hmac-Sha256 signature does not match the body")

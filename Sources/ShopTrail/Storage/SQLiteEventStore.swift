@@ -245,7 +245,6 @@ enum SQLiteMigrations {
                     shop TEXT NOT NULL, visitor_id TEXT NOT NULL, product_key TEXT NOT NULL, time INTEGER NOT NULL,
                     PRIMARY KEY (shop, visitor_id, product_key)
                 );
-                CREATE TABLE checkouts_sent (shop TEXT NOT NULL, checkout_id TEXT NOT NULL, PRIMARY KEY (shop, checkout_id));
                 CREATE TABLE security_events (
                     id INTEGER PRIMARY KEY AUTOINCREMENT, shop TEXT NOT NULL, visitor_id TEXT, kind TEXT NOT NULL,
                     detail TEXT NOT NULL, at INTEGER NOT NULL

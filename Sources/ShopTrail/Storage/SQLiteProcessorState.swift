@@ -124,6 +124,11 @@ final class SQLiteProcessorState: ProcessorState {
         try db.execute(sql: "INSERT OR REPLACE INTO shop_state (shop, uninstalled_at) VALUES (?, ?)", arguments: [shop, at])
     }
 
+    /// Every visitor ever linked to a customer (arguments: shop, customer id, shop, customer id).
+    private static let customerVisitors = """
+        SELECT DISTINCT visitor_id FROM visitor_links WHERE shop = ? AND customer_id = ? UNION SELECT visitor_id FROM visitors WHERE shop = ? AND customer_id = ?
+        """
+
     func export(shop: String, customerId: String) throws -> JSONValue {
         func rows(_ sql: String, _ args: StatementArguments) throws -> JSONValue {
             .array(try Row.fetchAll(db, sql: sql, arguments: args).map { row in
@@ -137,7 +142,7 @@ final class SQLiteProcessorState: ProcessorState {
                 }))
             })
         }
-        let visitors = "SELECT DISTINCT visitor_id FROM visitor_links WHERE shop = ? AND customer_id = ? UNION SELECT visitor_id FROM visitors WHERE shop = ? AND customer_id = ?"
+        let visitors = Self.customerVisitors
         let args: StatementArguments = [shop, customerId, shop, customerId]
         return .object(JSONObject([
             ("customer", try rows("SELECT * FROM customers WHERE shop = ? AND customer_id = ?", [shop, customerId])),
@@ -149,9 +154,7 @@ final class SQLiteProcessorState: ProcessorState {
     }
 
     func redact(shop: String, customerId: String) throws -> [String] {
-        let visitors = try String.fetchAll(db, sql: """
-            SELECT DISTINCT visitor_id FROM visitor_links WHERE shop = ? AND customer_id = ? UNION SELECT visitor_id FROM visitors WHERE shop = ? AND customer_id = ?
-            """, arguments: [shop, customerId, shop, customerId])
+        let visitors = try String.fetchAll(db, sql: Self.customerVisitors, arguments: [shop, customerId, shop, customerId])
         for visitor in visitors {
             for table in ["events", "visitors", "visitor_links", "carts", "product_views", "security_events"] {
                 try db.execute(sql: "DELETE FROM \(table) WHERE shop = ? AND visitor_id = ?", arguments: [shop, visitor])
