@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "shoptrail", targets: ["shoptrail"]),
         .library(name: "ShopTrail", targets: ["ShopTrail"]),
         .library(name: "BrazeSandbox", targets: ["BrazeSandbox"]),
+        .library(name: "ShopifyAdminEmulator", targets: ["ShopifyAdminEmulator"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -41,11 +42,18 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
             ]
         ),
+        .target(
+            name: "ShopifyAdminEmulator",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ]
+        ),
         .executableTarget(
             name: "shoptrail",
             dependencies: [
                 "ShopTrail",
                 "BrazeSandbox",
+                "ShopifyAdminEmulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -56,6 +64,7 @@ let package = Package(
             dependencies: [
                 "ShopTrail",
                 "BrazeSandbox",
+                "ShopifyAdminEmulator",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),
@@ -63,6 +72,13 @@ let package = Package(
             name: "BrazeSandboxTests",
             dependencies: [
                 "BrazeSandbox",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
+        .testTarget(
+            name: "ShopifyAdminEmulatorTests",
+            dependencies: [
+                "ShopifyAdminEmulator",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),

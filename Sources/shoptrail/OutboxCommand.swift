@@ -19,6 +19,12 @@ struct OutboxOptions: ParsableArguments {
 
     /// Opens the outbox of the configured database; refuses to create a database that is not there.
     func open() throws -> (SQLiteOutbox, ShopTrailConfig) {
+        let (database, config) = try openDatabase()
+        return (SQLiteOutbox(database: database), config)
+    }
+
+    /// Opens the configured database; refuses to create one that is not there.
+    func openDatabase() throws -> (SQLiteDatabase, ShopTrailConfig) {
         let config = try configOptions.load()
         if let shop, !config.shops.contains(where: { $0.domain == shop }) {
             throw ValidationError("unknown shop '\(shop)'; configured: \(config.shops.map(\.domain).joined(separator: ", "))")
@@ -27,8 +33,7 @@ struct OutboxOptions: ParsableArguments {
         guard FileManager.default.fileExists(atPath: path) else {
             throw ValidationError("no database at \(path) (has `shoptrail serve` run with this data folder?)")
         }
-        let database = try SQLiteDatabase(path: path, synchronous: config.server.sqliteSynchronous)
-        return (SQLiteOutbox(database: database), config)
+        return (try SQLiteDatabase(path: path, synchronous: config.server.sqliteSynchronous), config)
     }
 }
 

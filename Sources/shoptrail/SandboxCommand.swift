@@ -8,7 +8,7 @@ struct SandboxCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sandbox",
         abstract: "Run an emulator of an external service.",
-        subcommands: [BrazeSandboxCommand.self]
+        subcommands: [BrazeSandboxCommand.self, ShopifySandboxCommand.self]
     )
 }
 

@@ -50,10 +50,12 @@ struct ServeCommand: AsyncParsableCommand {
         let outbox = SQLiteOutbox(database: store.database)
         let forwarder = BrazeForwarder(outbox: outbox, senders: delivery.senders, logger: logger)
         let processor = ProcessorService(database: store.database, config: settled, logger: logger)
+        let abandonment = AbandonmentScheduler(database: store.database, config: settled, logger: logger)
         // Shut down in reverse order: stop taking beacons, then processing, then forwarding, then the sandbox.
         var services: [any Service] = []
         if let sandbox = delivery.sandbox { services.append(sandbox) }
         services.append(forwarder)
+        services.append(abandonment)
         services.append(processor)
         services.append(app)
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

@@ -23,6 +23,7 @@ import Testing
         let forwarder: BrazeForwarder
         let outbox: SQLiteOutbox
         let temp: TempStore
+        let config: ShopTrailConfig
         var shopDomain = IdentityScenarioTests.shop
         var writeKey = "pk_a_1"
         let t0 = SystemClock().now() - 3_600_000
@@ -65,6 +66,18 @@ import Testing
             return requests.compactMap { $0["path"] as? String }
         }
 
+        /// Runs the abandonment scheduler as if it were `minute` minutes (and 5 s, more than the collector's
+        /// clock correction) after t0 — a fresh instance each time, as after a restart — then delivers what it queued.
+        @discardableResult
+        func fireAbandonment(at minute: Int) async throws -> AbandonmentScheduler.Pass {
+            try await processor.drain()
+            let scheduler = AbandonmentScheduler(database: temp.store.database, config: config, clock: ManualClock(t0 + EpochMillis(minute) * 60_000 + 5_000),
+                                                 logger: Fixtures.logger())
+            let pass = try await scheduler.fireDue()
+            try await flush()
+            return pass
+        }
+
         func securityEvents() async throws -> [String] {
             try await temp.store.database.pool.read { db in try String.fetchAll(db, sql: "SELECT detail FROM security_events ORDER BY id") }
         }
@@ -87,10 +100,10 @@ import Testing
     }
 
     static func with(_ braze: BrazeConfig = BrazeConfig(), domain: String = shop, shopify: ShopifyConfig = ShopifyConfig(),
-                     _ body: @escaping @Sendable (Pipeline) async throws -> Void) async throws {
+                     abandonment: AbandonmentConfig = AbandonmentConfig(), _ body: @escaping @Sendable (Pipeline) async throws -> Void) async throws {
         let writeKey = domain == Self.shop ? "pk_a_1" : "pk_other_1"
         let shop = ShopConfig(domain: domain, writeKey: writeKey, allowedOrigins: ["https://\(domain)"],
-                              snippetSecret: secret, shopify: shopify, braze: braze)
+                              snippetSecret: secret, shopify: shopify, braze: braze, abandonment: abandonment)
         let temp = try TempStore()
         let config = ShopTrailConfig(server: ServerConfig(publicURL: "http://127.0.0.1:8080", dataDir: temp.dir.path), shops: [shop], origin: "tests")
         let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
@@ -107,7 +120,7 @@ import Testing
                 let processor = ProcessorService(database: temp.store.database, config: config, logger: Fixtures.logger())
                 try await app.test(.live) { collector in
                     try await body(Pipeline(collector: collector, sandbox: sandbox, processor: processor, forwarder: forwarder, outbox: outbox, temp: temp,
-                                            shopDomain: domain, writeKey: writeKey))
+                                            config: config, shopDomain: domain, writeKey: writeKey))
                 }
             }
         } catch {

@@ -29,8 +29,10 @@ import Testing
         return braze
     }
 
-    static func with(_ braze: BrazeConfig = braze(), _ body: @escaping @Sendable (IdentityScenarioTests.Pipeline) async throws -> Void) async throws {
-        try await IdentityScenarioTests.with(braze, domain: domain, shopify: ShopifyConfig(apiSecret: secret, previousApiSecret: previous), body)
+    static func with(_ braze: BrazeConfig = braze(), abandonmentConfig: AbandonmentConfig = AbandonmentConfig(),
+                     _ body: @escaping @Sendable (IdentityScenarioTests.Pipeline) async throws -> Void) async throws {
+        try await IdentityScenarioTests.with(braze, domain: domain, shopify: ShopifyConfig(apiSecret: secret, previousApiSecret: previous),
+                                             abandonment: abandonmentConfig, body)
     }
 
     /// Posts a delivery; returns status and body.

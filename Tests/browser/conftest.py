@@ -1,6 +1,7 @@
 """Fixtures for the browser tests: the real `shoptrail` binary, the test storefront(s), headless Chromium."""
 import json
 import os
+import re
 import shutil
 import socket
 import sqlite3
@@ -21,7 +22,10 @@ ADMIN_TOKEN = "browser-tests-admin-token-0123456789"
 SHOPS = {
     "direct": {"domain": "kit-direct.myshopify.com", "write_key": "pk_kit_direct", "snippet_secret": "snippet-secret-direct", "api_secret": "api-secret-direct"},
     "proxy": {"domain": "kit-proxy.myshopify.com", "write_key": "pk_kit_proxy", "snippet_secret": "snippet-secret-proxy", "api_secret": "api-secret-proxy"},
+    # Abandonment on, with a window of seconds (allow_short_windows is for tests and demos).
+    "abandon": {"domain": "kit-abandon.myshopify.com", "write_key": "pk_kit_abandon", "snippet_secret": "snippet-secret-abandon", "api_secret": "api-secret-abandon"},
 }
+CART_WINDOW_SECONDS = 3
 
 
 def binary() -> str:
@@ -64,7 +68,7 @@ class Kit:
     def __init__(self, tmp: Path):
         self.tmp = tmp
         self.port = free_port()
-        self.ports = {"direct": free_port(), "proxy": free_port(), "inline": free_port()}
+        self.ports = {"direct": free_port(), "proxy": free_port(), "inline": free_port(), "abandon": free_port()}
         self.base = f"http://127.0.0.1:{self.port}"
         self.config_path = tmp / "shoptrail.yml"
         self.config_path.write_text(self.config_yaml())
@@ -74,9 +78,12 @@ class Kit:
         wait_for(lambda: "is running on" in (tmp / "server.log").read_text() or self.proc.poll() is not None, 60, message="server banner")
         assert self.proc.poll() is None, (tmp / "server.log").read_text()
         self.storefronts = {}
+        banner = (tmp / "server.log").read_text()
+        match = re.search(r"Braze sandbox \(in-process[^)]*\) on (http://127\.0\.0\.1:\d+)", banner)
+        self.sandbox = match.group(1) if match else None
 
     def config_yaml(self):
-        d, p = SHOPS["direct"], SHOPS["proxy"]
+        d, p, a = SHOPS["direct"], SHOPS["proxy"], SHOPS["abandon"]
         return f"""
 server:
   public_url: "{self.base}"
@@ -99,6 +106,16 @@ shops:
     app_proxy:
       subpath_prefix: apps
       subpath: shoptrail
+  - domain: {a['domain']}
+    write_key: {a['write_key']}
+    allowed_origins: ["http://127.0.0.1:{self.ports['abandon']}"]
+    snippet_secret: "{a['snippet_secret']}"
+    shopify:
+      api_secret: "{a['api_secret']}"
+    abandonment:
+      allow_short_windows: true
+      cart:
+        window: {CART_WINDOW_SECONDS}s
 """
 
     def snippet(self, shop, inline=False):
@@ -114,6 +131,13 @@ shops:
                             proxy_target=f"{self.base}/proxy", api_secret=SHOPS[shop]["api_secret"])
             self.storefronts[name] = sf.start(self.ports[name])
         return self.storefronts[name]
+
+    def braze_users(self):
+        """The profiles in the in-process Braze sandbox."""
+        assert self.sandbox, "no sandbox URL in the server banner"
+        status, _, body = http("GET", f"{self.sandbox}/_sandbox/users")
+        assert status == 200, body
+        return json.loads(body)
 
     def events(self, **where):
         """Stored events, oldest first, as dicts with parsed context and properties."""

@@ -344,6 +344,18 @@ class StorefrontHandler(BaseHTTPRequestHandler):
         session = sf.session(self)
         if path == "/cart.js":
             return self.send_json(session.cart.json())
+        permalink = re.fullmatch(r"/cart/(\d+:\d+(?:,\d+:\d+)*)", path)
+        if permalink:
+            # Shopify's cart permalink: a new cart with exactly these lines, then checkout (or the cart page with storefront=true).
+            cart = Cart()
+            for pair in permalink.group(1).split(","):
+                vid, qty = (int(x) for x in pair.split(":"))
+                if qty > 0 and variant_by_id(vid)[1]:
+                    cart.add(vid, qty)
+            session.cart = cart
+            return self.redirect("/cart" if (query.get("storefront") or [""])[0] == "true" else "/checkout")
+        if path == "/checkout":
+            return self.send(200, "<html><body><h1>Checkout</h1><pre id='checkout'>" + json.dumps(session.cart.json()).replace("<", "\\u003c") + "</pre></body></html>")
         if path == "/account/logout":
             session.customer = None
             return self.redirect("/")

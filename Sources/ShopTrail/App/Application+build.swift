@@ -34,6 +34,10 @@ public func buildRouter(_ deps: AppDependencies) -> Router<BasicRequestContext> 
     AppProxyController(collector: collector).addRoutes(to: router)
     PixelCollectorController(collector: collector).addRoutes(to: router)
     WebhookController(config: deps.config, store: deps.store, clock: deps.clock, logger: deps.logger).addRoutes(to: router)
+    if let sqlite = deps.store as? SQLiteEventStore {
+        DashboardController(config: deps.config, database: sqlite.database, adminToken: deps.adminToken ?? deps.config.server.adminToken, clock: deps.clock)
+            .addRoutes(to: router)
+    }
     return router
 }
 

@@ -29,14 +29,20 @@ public struct ForwarderSettings: Sendable {
     /// Pause after Braze refuses the API key (401/403): the operator has to fix the key.
     public var badKeyPauseMillis: EpochMillis = 300_000
     /// Requests per minute per shop and path, under Braze's documented limits (`/users/track` 50,000;
-    /// identify, alias/new and delete share 20,000); 2 % headroom for clocks that disagree.
+    /// identify, alias/new and delete share 20,000; `POST /catalogs` 50 shared by the synchronous
+    /// catalog endpoints; the asynchronous catalog item endpoints share 16,000); 2 % headroom for
+    /// clocks that disagree. Catalog item paths of every catalog count under `catalogItemsPathKey`.
     public var requestsPerMinute: [String: Double] = [
         BrazeEndpoint.usersTrack.path: 49_000,
         BrazeEndpoint.usersIdentify.path: 6_500,
         BrazeEndpoint.usersAliasNew.path: 6_500,
         BrazeEndpoint.usersDelete.path: 6_500,
         BrazeEndpoint.usersMerge.path: 6_500,
+        BrazeEndpoint.catalogs.path: 49,
+        ForwarderSettings.catalogItemsPathKey: 15_680,
     ]
+    /// The `requestsPerMinute` key of `/catalogs/{name}/items`, whatever the catalog.
+    public static let catalogItemsPathKey = "/catalogs/{catalog_name}/items"
     /// For paths not listed above.
     public var defaultRequestsPerMinute: Double = 2_400
 
@@ -169,6 +175,8 @@ public final class BrazeForwarder: Service {
             pace(shop) { $0.notBefore = sentAt + wait }
             round.retried = seqs.count
             logger.warning("braze unavailable, backing off", metadata: ["shop": .string(shop), "status": "\(status.map(String.init) ?? "none")", "wait_ms": "\(wait)"])
+        case .rejected(let status, _) where status != 401 && status != 403 && isCatalog(packed):
+            round = try await catalogRejected(answer, status: status, packed: packed, shop: shop, at: sentAt)
         case .rejected(let status, let message) where status == 401 || status == 403:
             // A wrong or under-privileged key is the operator's to fix; the operations are fine.
             let wait = settings.badKeyPauseMillis
@@ -190,6 +198,66 @@ public final class BrazeForwarder: Service {
         return round
     }
 
+    private func isCatalog(_ packed: BrazeRequestPacker.Packed) -> Bool {
+        guard let kind = packed.carried.first?.operation.kind else { return false }
+        return kind == .catalogCreate || kind == .catalogUpsert || kind == .catalogDelete
+    }
+
+    /// A catalog request Braze refused. Catalog endpoints refuse whole requests but name the cause:
+    /// "already exists" answers a create (done); a missing catalog dead-letters the request's items
+    /// (nothing to isolate); errors naming item ids dead-letter those items only and send the rest
+    /// again; anything else is isolated one operation per request like other refusals.
+    private func catalogRejected(_ answer: BrazeAnswer, status: Int, packed: BrazeRequestPacker.Packed, shop: String, at sentAt: EpochMillis) async throws -> Round {
+        var round = Round(sent: true)
+        let seqs = packed.carried.map(\.seq)
+        let errors = answer.catalogErrors
+        let reason = "\(status): " + (errors.isEmpty ? "catalog request refused" : errors.map { "\($0.id) \($0.message)" }.joined(separator: "; "))
+        if packed.carried.first?.operation.kind == .catalogCreate {
+            if errors.contains(where: { $0.id == BrazeCatalogError.alreadyExists }) {
+                try await outbox.complete(seqs)
+                round.delivered = seqs.count
+            } else {
+                try await outbox.deadLetter(seqs, reason: reason, now: sentAt)
+                round.deadLettered = seqs.count
+                logger.error("braze refused to create the catalog", metadata: ["shop": .string(shop), "reason": .string(reason)])
+            }
+            return round
+        }
+        if errors.contains(where: { $0.id == BrazeCatalogError.catalogNotFound }) {
+            try await outbox.deadLetter(seqs, reason: reason, now: sentAt)
+            round.deadLettered = seqs.count
+            logger.error("braze catalog not found: items dead-lettered (run `shoptrail catalog sync --force`, then `shoptrail outbox retry-dead`)",
+                         metadata: ["shop": .string(shop), "path": .string(packed.request.path)])
+            return round
+        }
+        var refused: [Int64: String] = [:]
+        for error in errors where BrazeCatalogError.itemIdErrors.contains(error.id) {
+            let named = Set(error.parameterValues)
+            for entry in packed.carried {
+                if let itemId = CatalogKey.parseItem(entry.operation.userKey)?.itemId, named.contains(itemId) {
+                    refused[entry.seq] = "\(status): \(error.id) \(error.message)"
+                }
+            }
+        }
+        if refused.isEmpty {
+            if packed.carried.count == 1 {
+                try await outbox.deadLetter(seqs, reason: reason, now: sentAt)
+                round.deadLettered = 1
+            } else {
+                try await outbox.retry(seqs, at: sentAt, error: reason)
+                round.retried = seqs.count
+                pace(shop) { $0.soloRounds = packed.carried.count }
+            }
+            return round
+        }
+        for (seq, why) in refused { try await outbox.deadLetter([seq], reason: why, now: sentAt) }
+        // The others were refused only for company: they go again, without counting an attempt.
+        try await outbox.release(seqs.filter { refused[$0] == nil })
+        round.deadLettered = refused.count
+        round.retried = seqs.count - refused.count
+        return round
+    }
+
     /// The seqs Braze's minor errors name, with their reason.
     private func rejectedSeqs(_ errors: [BrazeMinorError], _ packed: BrazeRequestPacker.Packed) -> [Int64: String] {
         var bySlot: [String: Int64] = [:]
@@ -203,7 +271,8 @@ public final class BrazeForwarder: Service {
     }
 
     private func isNotFull(_ packed: BrazeRequestPacker.Packed) -> Bool {
-        packed.carried.count < settings.packer.maxPerTrackArray
+        // Catalog requests are full at their own capacity (50 items; 1 for a create).
+        packed.carried.count < (isCatalog(packed) ? packed.capacity : settings.packer.maxPerTrackArray)
     }
 
     /// Spacing between requests: the configured rate, or until the window resets when Braze says none are left.
@@ -211,7 +280,8 @@ public final class BrazeForwarder: Service {
         if let info, info.remaining == 0, let reset = info.resetAt {
             return max(0, EpochMillis(reset.timeIntervalSince1970 * 1000) - now)
         }
-        let perMinute = settings.requestsPerMinute[path] ?? settings.defaultRequestsPerMinute
+        let key = path.hasPrefix("/catalogs/") && path.hasSuffix("/items") ? ForwarderSettings.catalogItemsPathKey : path
+        let perMinute = settings.requestsPerMinute[key] ?? settings.defaultRequestsPerMinute
         return EpochMillis(60_000 / max(perMinute, 0.001))
     }
 

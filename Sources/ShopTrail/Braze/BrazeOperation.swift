@@ -19,6 +19,13 @@ public struct BrazeOperation: Sendable, Equatable {
         case delete
         /// A whole `/v2/subscription/status/set` body.
         case subscription
+        /// A whole `POST /catalogs` body (one catalog). userKey `catalog:{name}`: it blocks the
+        /// catalog's item operations queued after it (see `CatalogKey`).
+        case catalogCreate = "catalog_create"
+        /// One item of `PUT /catalogs/{name}/items` (create or replace). userKey `catalog:{name}:{item id}`.
+        case catalogUpsert = "catalog_upsert"
+        /// One `{"id": …}` of `DELETE /catalogs/{name}/items`. userKey `catalog:{name}:{item id}`.
+        case catalogDelete = "catalog_delete"
     }
 
     /// Stable id, unique per shop: re-deriving the same operation (a replay) enqueues nothing new.
@@ -69,7 +76,8 @@ public protocol Outbox: Sendable {
     func enqueue(_ operations: [BrazeOperation]) async throws -> Int
     /// Claims up to `limit` deliverable operations of `shop` for `leaseMillis`, in enqueue order.
     /// An operation is deliverable when it is due and no earlier operation of the same user is
-    /// still waiting (so a user's order survives retries).
+    /// still waiting (so a user's order survives retries), and, for a catalog item, no earlier
+    /// create operation of its catalog is still waiting (`CatalogKey`).
     func claim(shop: String, now: EpochMillis, limit: Int, leaseMillis: EpochMillis) async throws -> [OutboxEntry]
     /// Gives claimed operations back untouched (they did not fit in a request).
     func release(_ seqs: [Int64]) async throws

@@ -5,6 +5,8 @@ public struct BrazeRequestPacker: Sendable {
     public var maxPerTrackArray = 75
     /// Entries per `/users/identify`, `/users/alias/new` or `/users/merge` request (Braze: 50).
     public var maxPerUsersRequest = 50
+    /// Items per `PUT|DELETE /catalogs/{name}/items` request (Braze: 50).
+    public var maxPerCatalogRequest = 50
 
     public init() {}
 
@@ -16,12 +18,17 @@ public struct BrazeRequestPacker: Sendable {
         public var positions: [Int64: (array: String, index: Int)]
         /// Claimed entries that did not fit (or would have overtaken their user); release them.
         public var leftover: [OutboxEntry]
+        /// How many entries a request of this kind can carry (1 for whole-body requests).
+        public var capacity: Int
     }
 
     /// Packs entries (in outbox order) into a request for the first entry's endpoint.
     public func pack(_ entries: [OutboxEntry]) -> Packed? {
         guard let first = entries.first else { return nil }
-        let family = Family(first.operation.kind)
+        let family = Family(first.operation)
+        let capacity = family.isWhole ? 1 : family == .track ? maxPerTrackArray : family.isCatalogItems ? maxPerCatalogRequest : maxPerUsersRequest
+        // One item id at most once per catalog request: Braze refuses duplicate ids (`ids-not-unique`).
+        var keysInRequest = Set<String>()
         var arrays: [String: [String]] = [:]
         var carried: [OutboxEntry] = []
         var positions: [Int64: (array: String, index: Int)] = [:]
@@ -29,7 +36,8 @@ public struct BrazeRequestPacker: Sendable {
         var blocked = Set<String>()
         for entry in entries {
             let op = entry.operation
-            guard !blocked.contains(op.userKey), Family(op.kind) == family, !(family.isWhole && !carried.isEmpty) else {
+            guard !blocked.contains(op.userKey), Family(op) == family, !(family.isWhole && !carried.isEmpty),
+                  !(family.isCatalogItems && keysInRequest.contains(op.userKey)) else {
                 // Anything later of this user must wait for this entry, which is not in this request.
                 blocked.insert(op.userKey)
                 leftover.append(entry)
@@ -37,7 +45,7 @@ public struct BrazeRequestPacker: Sendable {
             }
             let array = family.arrayName(op.kind)
             let count = arrays[array, default: []].count
-            guard count < (family == .track ? maxPerTrackArray : maxPerUsersRequest) else {
+            guard count < capacity else {
                 blocked.insert(op.userKey)
                 leftover.append(entry)
                 continue
@@ -45,6 +53,7 @@ public struct BrazeRequestPacker: Sendable {
             arrays[array, default: []].append(op.payload)
             positions[entry.seq] = (array, count)
             carried.append(entry)
+            keysInRequest.insert(op.userKey)
         }
         let body: String
         if family.isWhole {
@@ -54,35 +63,51 @@ public struct BrazeRequestPacker: Sendable {
                 "\"\(key)\":[" + (arrays[key] ?? []).joined(separator: ",") + "]"
             }.joined(separator: ",") + "}"
         }
-        return Packed(request: BrazeRequest(family.endpoint, body: Array(body.utf8)), carried: carried, positions: positions, leftover: leftover)
+        return Packed(request: family.request(body: Array(body.utf8)), carried: carried, positions: positions, leftover: leftover, capacity: capacity)
     }
 
     /// Operations that can share one request.
     enum Family: Equatable {
-        case track, identify, aliasNew, merge, delete, subscription
+        case track, identify, aliasNew, merge, delete, subscription, catalogCreate
+        /// Item operations share a request only within one catalog (the path names it).
+        case catalogUpsert(String), catalogDelete(String)
 
-        init(_ kind: BrazeOperation.Kind) {
-            switch kind {
+        init(_ operation: BrazeOperation) {
+            switch operation.kind {
             case .attributes, .event, .purchase: self = .track
             case .identify: self = .identify
             case .aliasNew: self = .aliasNew
             case .merge: self = .merge
             case .delete: self = .delete
             case .subscription: self = .subscription
+            case .catalogCreate: self = .catalogCreate
+            // A key that names no catalog gives an empty name: Braze answers 404 and the operation is dead-lettered.
+            case .catalogUpsert: self = .catalogUpsert(CatalogKey.parseItem(operation.userKey)?.catalog ?? "")
+            case .catalogDelete: self = .catalogDelete(CatalogKey.parseItem(operation.userKey)?.catalog ?? "")
             }
         }
 
         /// Whole-body operations go one per request.
-        var isWhole: Bool { self == .delete || self == .subscription }
+        var isWhole: Bool { self == .delete || self == .subscription || self == .catalogCreate }
 
-        var endpoint: BrazeEndpoint {
+        var isCatalogItems: Bool {
             switch self {
-            case .track: .usersTrack
-            case .identify: .usersIdentify
-            case .aliasNew: .usersAliasNew
-            case .merge: .usersMerge
-            case .delete: .usersDelete
-            case .subscription: .subscriptionStatusSetV2
+            case .catalogUpsert, .catalogDelete: true
+            default: false
+            }
+        }
+
+        func request(body: [UInt8]) -> BrazeRequest {
+            switch self {
+            case .track: BrazeRequest(.usersTrack, body: body)
+            case .identify: BrazeRequest(.usersIdentify, body: body)
+            case .aliasNew: BrazeRequest(.usersAliasNew, body: body)
+            case .merge: BrazeRequest(.usersMerge, body: body)
+            case .delete: BrazeRequest(.usersDelete, body: body)
+            case .subscription: BrazeRequest(.subscriptionStatusSetV2, body: body)
+            case .catalogCreate: BrazeRequest(.catalogs, body: body)
+            case .catalogUpsert(let name): BrazeRequest.catalogItems(name, method: .put, body: body)
+            case .catalogDelete(let name): BrazeRequest.catalogItems(name, method: .delete, body: body)
             }
         }
 
@@ -94,7 +119,8 @@ public struct BrazeRequestPacker: Sendable {
             case .identify: "aliases_to_identify"
             case .aliasNew: "user_aliases"
             case .merge: "merge_updates"
-            case .delete, .subscription: "body"
+            case .catalogUpsert, .catalogDelete: "items"
+            case .delete, .subscription, .catalogCreate: "body"
             }
         }
     }

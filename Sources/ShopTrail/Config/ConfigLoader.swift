@@ -70,7 +70,7 @@ public enum ConfigLoader {
             let path = "shops[\(i)]"
             let m = try MappingReader(node, path: path, allowed: [
                 "domain", "write_key", "allowed_origins", "snippet_secret", "snippet_secret_env", "shopify", "braze",
-                "app_proxy", "inline_tracker",
+                "app_proxy", "inline_tracker", "abandonment",
             ])
             guard let domain = try m.string("domain") else { throw m.error("domain", "is required") }
             guard isShopDomain(domain) else {
@@ -93,16 +93,30 @@ public enum ConfigLoader {
 
             var shopify = ShopifyConfig()
             if let node = m.node("shopify") {
-                let s = try MappingReader(node, path: "\(path).shopify", allowed: ["api_secret", "api_secret_env", "previous_api_secret", "previous_api_secret_env"])
+                let s = try MappingReader(node, path: "\(path).shopify", allowed: [
+                    "api_secret", "api_secret_env", "previous_api_secret", "previous_api_secret_env",
+                    "admin_api_url", "admin_access_token", "admin_access_token_env", "api_version",
+                ])
                 shopify.apiSecret = try s.secret("api_secret", env: env)
                 shopify.previousApiSecret = try s.secret("previous_api_secret", env: env)
+                shopify.adminAccessToken = try s.secret("admin_access_token", env: env)
+                if let url = try s.string("admin_api_url") {
+                    guard isHTTPURL(url) else { throw s.error("admin_api_url", "must be an http:// or https:// URL, got '\(url)'") }
+                    shopify.adminAPIURL = url.hasSuffix("/") ? String(url.dropLast()) : url
+                }
+                if let version = try s.string("api_version") {
+                    guard version.wholeMatch(of: /20[0-9]{2}-(01|04|07|10)/) != nil else {
+                        throw s.error("api_version", "must be a Shopify API version like 2025-10, got '\(version)'")
+                    }
+                    shopify.apiVersion = version
+                }
             }
 
             var braze = BrazeConfig()
             if let node = m.node("braze") {
                 let b = try MappingReader(node, path: "\(path).braze", allowed: [
                     "rest_endpoint", "api_key", "api_key_env", "external_id", "anonymous", "events", "hold_days", "browsing_events",
-                    "email_subscription_group_id", "sms_subscription_group_id",
+                    "email_subscription_group_id", "sms_subscription_group_id", "catalog",
                 ])
                 if let endpoint = try b.string("rest_endpoint") {
                     guard isHTTPURL(endpoint) else { throw b.error("rest_endpoint", "must be an https:// URL like https://rest.fra-02.braze.eu, got '\(endpoint)'") }
@@ -122,7 +136,20 @@ public enum ConfigLoader {
                 if let v = try b.bool("browsing_events") { braze.browsingEvents = v }
                 braze.emailSubscriptionGroupId = try b.string("email_subscription_group_id")
                 braze.smsSubscriptionGroupId = try b.string("sms_subscription_group_id")
+                if let node = b.node("catalog") {
+                    let c = try MappingReader(node, path: "\(path).braze.catalog", allowed: ["enabled", "name", "item_id"])
+                    if let v = try c.bool("enabled") { braze.catalog.enabled = v }
+                    if let name = try c.string("name") {
+                        guard (1...250).contains(name.utf8.count), name.utf8.allSatisfy(isCatalogCharacter) else {
+                            throw c.error("name", "must be 1 to 250 of A-Z a-z 0-9 _ -, got '\(name)'")
+                        }
+                        braze.catalog.name = name
+                    }
+                    if let v: CatalogItemId = try c.enumeration("item_id") { braze.catalog.itemId = v }
+                }
             }
+            let abandonment = try m.node("abandonment").map { try abandonmentConfig($0, path: "\(path).abandonment", naming: braze.events) }
+                ?? AbandonmentConfig.defaults(naming: braze.events)
             var appProxy: AppProxyConfig?
             if let node = m.node("app_proxy") {
                 let a = try MappingReader(node, path: "\(path).app_proxy", allowed: ["subpath_prefix", "subpath"])
@@ -148,10 +175,55 @@ public enum ConfigLoader {
             let inlineTracker = try m.bool("inline_tracker") ?? false
             shops.append(ShopConfig(
                 domain: domain, writeKey: writeKey, allowedOrigins: origins, snippetSecret: snippetSecret, shopify: shopify, braze: braze,
-                appProxy: appProxy, inlineTracker: inlineTracker
+                appProxy: appProxy, inlineTracker: inlineTracker, abandonment: abandonment
             ))
         }
         return ShopTrailConfig(server: server, shops: shops, origin: origin)
+    }
+
+    static func abandonmentConfig(_ node: Node, path: String, naming: EventNaming) throws -> AbandonmentConfig {
+        let a = try MappingReader(node, path: path, allowed: ["browse", "cart", "checkout", "cooldown", "minimum_cart_value", "browse_products", "allow_short_windows"])
+        var config = AbandonmentConfig.defaults(naming: naming)
+        let allowShort = try a.bool("allow_short_windows") ?? false
+        for kind in AbandonmentKind.allCases {
+            guard let kindNode = a.node(kind.rawValue) else { continue }
+            let k = try MappingReader(kindNode, path: "\(path).\(kind.rawValue)", allowed: ["enabled", "window", "event_name"])
+            // Listing a kind means wanting it, unless it says otherwise.
+            config[kind].enabled = try k.bool("enabled") ?? true
+            if let window = try k.duration("window") {
+                let range: ClosedRange<EpochMillis> = kind == .cart ? AbandonmentConfig.cartWindowRange : 60_000...7 * 86_400_000
+                guard allowShort || range.contains(window) else {
+                    let allowed = kind == .cart ? "5m to 24h" : "1m to 7d"
+                    throw k.error("window", "must be from \(allowed) (allow_short_windows: true is for tests and demos)")
+                }
+                guard window > 0 else { throw k.error("window", "must be positive") }
+                config[kind].windowMillis = window
+            }
+            if let name = try k.string("event_name") {
+                guard !name.isEmpty, name.utf8.count <= 255, !name.hasPrefix("$") else {
+                    throw k.error("event_name", "must be 1 to 255 characters and not start with $")
+                }
+                config[kind].eventName = name
+            }
+        }
+        if let cooldown = try a.duration("cooldown") {
+            guard cooldown >= 0, cooldown <= 90 * 86_400_000 else { throw a.error("cooldown", "must be from 0 to 90d") }
+            config.cooldownMillis = cooldown
+        }
+        if let value = try a.string("minimum_cart_value") {
+            guard let number = Double(value), number >= 0, number.isFinite else { throw a.error("minimum_cart_value", "must be a number ≥ 0, got '\(value)'") }
+            config.minimumCartValue = number
+        }
+        if let limit = try a.int("browse_products") {
+            guard (1...50).contains(limit) else { throw a.error("browse_products", "must be from 1 to 50") }
+            config.browseProductLimit = limit
+        }
+        return config
+    }
+
+    /// Braze's rule for catalog names and item ids.
+    static func isCatalogCharacter(_ c: UInt8) -> Bool {
+        (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c == UInt8(ascii: "_") || c == UInt8(ascii: "-")
     }
 
     static func isShopDomain(_ s: String) -> Bool {
@@ -235,6 +307,26 @@ struct MappingReader {
             throw error(key, "must be true or false, got '\(node.string ?? "?")'")
         }
         return value
+    }
+
+    /// A duration like `500ms`, `90s`, `5m`, `1h` or `1d`, in milliseconds.
+    func duration(_ key: String) throws -> EpochMillis? {
+        guard let text = try string(key) else { return nil }
+        guard let millis = Self.parseDuration(text) else {
+            throw error(key, "must be a duration like 30m, 1h, 24h or 500ms, got '\(text)'")
+        }
+        return millis
+    }
+
+    static func parseDuration(_ text: String) -> EpochMillis? {
+        let units: [(String, EpochMillis)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000)]
+        for (suffix, factor) in units where text.hasSuffix(suffix) {
+            let number = text.dropLast(suffix.count)
+            guard !number.isEmpty, number.allSatisfy(\.isNumber), let value = EpochMillis(number),
+                  value <= EpochMillis.max / factor else { return nil }
+            return value * factor
+        }
+        return nil
     }
 
     func stringList(_ key: String) throws -> [String]? {

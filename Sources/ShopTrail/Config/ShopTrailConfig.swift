@@ -20,6 +20,13 @@ public struct ShopTrailConfig: Sendable {
         shops.first { $0.domain == domain }
     }
 
+    /// The demo shows every abandonment kind with the default windows.
+    static var demoAbandonment: AbandonmentConfig {
+        var config = AbandonmentConfig()
+        for kind in AbandonmentKind.allCases { config[kind].enabled = true }
+        return config
+    }
+
     /// The built-in demo shop used when there is no config file.
     public static func demo(host: String = "127.0.0.1", port: Int = 8080) -> ShopTrailConfig {
         let publicURL = "http://\(host):\(port)"
@@ -32,7 +39,8 @@ public struct ShopTrailConfig: Sendable {
                     allowedOrigins: ["https://demo.myshopify.com", "http://127.0.0.1:8080", "http://localhost:8080"],
                     snippetSecret: Secret("demo-snippet-secret-not-for-production"),
                     shopify: ShopifyConfig(apiSecret: Secret("demo-shopify-api-secret-not-for-production")),
-                    braze: BrazeConfig()
+                    braze: BrazeConfig(),
+                    abandonment: demoAbandonment
                 )
             ],
             origin: "built-in demo shop (no shoptrail.yml found)"
@@ -79,11 +87,14 @@ public struct ShopConfig: Sendable, Equatable {
     public var appProxy: AppProxyConfig?
     /// The snippet carries the whole tracker instead of loading `/sdk/v1/shoptrail.js`.
     public var inlineTracker: Bool
+    /// The abandonment timers (all kinds off unless enabled).
+    public var abandonment: AbandonmentConfig
 
     public init(
         domain: String, writeKey: String, allowedOrigins: [String], snippetSecret: Secret?, shopify: ShopifyConfig, braze: BrazeConfig,
-        appProxy: AppProxyConfig? = nil, inlineTracker: Bool = false
+        appProxy: AppProxyConfig? = nil, inlineTracker: Bool = false, abandonment: AbandonmentConfig = AbandonmentConfig()
     ) {
+        self.abandonment = abandonment
         self.domain = domain
         self.writeKey = writeKey
         self.allowedOrigins = allowedOrigins
@@ -122,9 +133,44 @@ public struct ShopifyConfig: Sendable, Equatable {
     public var apiSecret: Secret?
     /// The secret before a rotation: webhooks signed with it are still accepted until it is removed.
     public var previousApiSecret: Secret?
-    public init(apiSecret: Secret? = nil, previousApiSecret: Secret? = nil) {
+    /// Base URL of the Admin API (default `https://{domain}`; the emulator's URL in tests and demos).
+    public var adminAPIURL: String?
+    /// The Admin API access token (`shpat_…`) used by backfill and catalog sync.
+    public var adminAccessToken: Secret?
+    /// The Admin API version pinned in request paths.
+    public var apiVersion = "2025-10"
+
+    public init(apiSecret: Secret? = nil, previousApiSecret: Secret? = nil, adminAPIURL: String? = nil, adminAccessToken: Secret? = nil) {
         self.apiSecret = apiSecret
         self.previousApiSecret = previousApiSecret
+        self.adminAPIURL = adminAPIURL
+        self.adminAccessToken = adminAccessToken
+    }
+
+    /// The GraphQL endpoint of `shop`'s Admin API.
+    public func graphQLURL(shop: String) -> String {
+        "\(adminAPIURL ?? "https://\(shop)")/admin/api/\(apiVersion)/graphql.json"
+    }
+}
+
+/// Which Shopify value identifies a Braze catalog item.
+public enum CatalogItemId: String, Sendable, CaseIterable {
+    case variantId = "variant_id"
+    case sku
+}
+
+/// The `braze.catalog:` section: the Braze catalog mirroring the shop's products.
+public struct CatalogConfig: Sendable, Equatable {
+    /// Product webhooks and `shoptrail catalog sync` write the catalog only when enabled.
+    public var enabled = false
+    /// Braze catalog name (letters, digits, `_` and `-`).
+    public var name = "shopify_products"
+    public var itemId: CatalogItemId = .variantId
+
+    public init(enabled: Bool = false, name: String = "shopify_products", itemId: CatalogItemId = .variantId) {
+        self.enabled = enabled
+        self.name = name
+        self.itemId = itemId
     }
 }
 
@@ -163,6 +209,7 @@ public struct BrazeConfig: Sendable, Equatable {
     /// The shop's Braze subscription groups for Shopify's email and SMS marketing consent.
     public var emailSubscriptionGroupId: String?
     public var smsSubscriptionGroupId: String?
+    public var catalog = CatalogConfig()
 
     public init(restEndpoint: String? = nil, apiKey: Secret? = nil, externalId: ExternalIdStrategy = .customerId, anonymous: AnonymousMode = .hold, events: EventNaming = .ecommerce) {
         self.restEndpoint = restEndpoint

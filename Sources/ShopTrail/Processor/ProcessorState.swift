@@ -23,6 +23,8 @@ public protocol ProcessorState {
     func resourceVersion(shop: String, kind: String, id: String) throws -> EpochMillis?
     func resourceBody(shop: String, kind: String, id: String) throws -> String?
     func saveResource(shop: String, kind: String, id: String, updatedAt: EpochMillis, body: String?, deleted: Bool) throws
+    /// Every resource of a kind that is not deleted, by id (the catalog's items, for a full sync).
+    func resources(shop: String, kind: String) throws -> [(id: String, updatedAt: EpochMillis, body: String?)]
     func uninstalledAt(shop: String) throws -> EpochMillis?
     func setUninstalled(shop: String, at: EpochMillis?) throws
     /// Everything stored about a customer and its visitors, as JSON (a `customers/data_request` export).
@@ -34,5 +36,7 @@ public protocol ProcessorState {
     /// An audit record without personal data.
     func audit(shop: String, action: String, detail: String, at: EpochMillis) throws
     func enqueue(_ operations: [BrazeOperation]) throws
+    /// The abandonment timers, in the same transaction.
+    var timers: any AbandonmentTimerStore { get }
     func securityEvent(shop: String, visitorId: String?, kind: String, detail: String, at: EpochMillis) throws
 }

@@ -3,7 +3,8 @@ import Logging
 
 /// Turns Shopify webhook deliveries (already HMAC-verified and logged) into Braze operations:
 /// orders and refunds as Braze's connector names them, checkouts, customer attributes, consent as
-/// subscription-group states, products kept for enrichment, and the compliance topics.
+/// subscription-group states, products kept for enrichment and mirrored to the Braze catalog
+/// (with inventory levels; `CatalogWebhooks.swift`), and the compliance topics.
 ///
 /// Deliveries come late and in any order: each Braze event goes once per resource (keyed by id, not
 /// by delivery), and resource state (customers, products) is applied only when its `updated_at` is
@@ -109,11 +110,14 @@ struct ShopifyWebhookProcessor {
         case "customers_email_marketing_consent/update", "customers_marketing_consent/update":
             try consent(body, topic: topic, shop: shop, state: state, ops: &ops, time: logged.event.time)
         case "products/create", "products/update", "products/delete":
+            try catalog(topic, body, logged: logged, shop: shop, state: state)
             guard let id = body["id"]?.idString else { break }
             let updated = Timestamp.parse(body["updated_at"]?.stringValue ?? "") ?? logged.event.time
             if let applied = try state.resourceVersion(shop: shop.domain, kind: "product", id: id), applied > updated { break }
             try state.saveResource(shop: shop.domain, kind: "product", id: id, updatedAt: updated,
                                    body: topic == "products/delete" ? nil : logged.event.properties, deleted: topic == "products/delete")
+        case "inventory_levels/update":
+            try catalog(topic, body, logged: logged, shop: shop, state: state)
         default:
             break
         }

@@ -16,6 +16,7 @@ public struct StorefrontProcessor: Sendable {
     public var replayProductViews = 20
 
     var webhooks: ShopifyWebhookProcessor
+    var abandonment = AbandonmentTracker()
 
     /// `exportDirectory`: where `customers/data_request` exports go (the data directory).
     public init(shops: [ShopConfig], exportDirectory: String? = nil, logger: Logger) {
@@ -30,6 +31,10 @@ public struct StorefrontProcessor: Sendable {
         if event.source == .webhook {
             let userKey = try linkThroughCartToken(logged, shop: shop, state: state)
             try webhooks.process(logged, shop: shop, state: state, userKey: userKey)
+            if shop.abandonment.anyEnabled, event.name.hasPrefix("checkouts/") || event.name.hasPrefix("orders/"),
+               let body = (try? JSONParser.parse(Array(event.properties.utf8)))?.objectValue {
+                try abandonment.webhook(topic: event.name, body: body, at: event.time, shop: shop, state: state)
+            }
             return
         }
         guard let visitorId = event.visitorId, try state.uninstalledAt(shop: shop.domain) == nil else { return }
@@ -76,9 +81,47 @@ public struct StorefrontProcessor: Sendable {
         default:
             break
         }
+        if shop.abandonment.anyEnabled, let name {
+            try trackAbandonment(name, at: event.time, properties: properties, context: context, visitor: visitor, mapper: mapper, shop: shop, state: state)
+        }
         if ops.targetedAlias { visitor.hasAliasProfile = true }
         try state.save(visitor)
         try state.enqueue(ops.operations)
+    }
+
+    /// Arms and cancels the abandonment timers this storefront event concerns.
+    private func trackAbandonment(_ name: StorefrontEventName, at time: EpochMillis, properties: JSONObject, context: JSONObject?, visitor: Visitor,
+                                  mapper: EcommerceMapper, shop: ShopConfig, state: any ProcessorState) throws {
+        switch name {
+        case .productViewed:
+            // Normalised as `ecommerce.product_viewed` whatever the shop's naming: that is what the browse event carries.
+            let normal = EcommerceMapper(naming: .ecommerce, source: mapper.source, shopDomain: shop.domain)
+            guard let product = normal.productViewed(properties)?.properties else { return }
+            try abandonment.productViewed(product, visitor: visitor, at: time, shop: shop, state: state)
+        case .cartUpdated:
+            guard let token = CartSnapshot.token(properties["cart_token"]) else { return }
+            let checkedOut = try state.cart(shop: shop.domain, token: token)?.checkedOut ?? false
+            try abandonment.cartChanged(properties, token: token, checkedOut: checkedOut, visitor: visitor, at: time, shop: shop, state: state)
+        case .checkoutStarted, .checkoutCompleted:
+            let checkout = properties["checkout"]?.objectValue ?? properties
+            let cartToken = Self.cartToken(properties, context: context)
+            guard let checkoutToken = (checkout["token"] ?? properties["checkout_token"])?.stringValue else {
+                if name == .checkoutCompleted {
+                    try abandonment.ordered(visitorIds: [visitor.id], customerId: visitor.customerId, cartToken: cartToken, checkoutToken: nil,
+                                            at: time, shop: shop, state: state)
+                }
+                return
+            }
+            if name == .checkoutCompleted {
+                try abandonment.ordered(visitorIds: [visitor.id], customerId: visitor.customerId, cartToken: cartToken, checkoutToken: checkoutToken,
+                                        at: time, shop: shop, state: state)
+            } else {
+                try abandonment.checkoutActive(properties, checkoutToken: checkoutToken, cartToken: cartToken, visitorId: visitor.id,
+                                               customerId: visitor.customerId, at: time, shop: shop, state: state)
+            }
+        default:
+            break
+        }
     }
 
     /// A checkout or order (Shopify's REST payload, HMAC-verified on receipt) whose cart or checkout

@@ -46,6 +46,16 @@ public enum AdminToken {
         return ConstantTime.equal(Array(header.dropFirst(7).trimmingCharacters(in: .whitespaces).utf8), Array(token.value.utf8))
     }
 
+    /// Bearer, or HTTP Basic with the token as the password (any user name): what a browser can send
+    /// for the dashboard page.
+    public static func authorizesBearerOrBasic(_ header: String?, token: Secret) -> Bool {
+        if authorizes(header, token: token) { return true }
+        guard let header, header.count > 6, header.prefix(6).lowercased() == "basic ",
+              let decoded = Data(base64Encoded: String(header.dropFirst(6)).trimmingCharacters(in: .whitespaces)),
+              let colon = decoded.firstIndex(of: UInt8(ascii: ":")) else { return false }
+        return ConstantTime.equal(Array(decoded[decoded.index(after: colon)...]), Array(token.value.utf8))
+    }
+
     static func randomHex(bytes: Int) -> String {
         var generator = SystemRandomNumberGenerator()
         return (0..<bytes).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()

@@ -264,6 +264,27 @@ enum SQLiteMigrations {
                 );
                 """)
         }
+        migrator.registerMigration("v5-abandonment") { db in
+            // One row per (kind, subject), re-armed in place; the partial indexes keep the scheduler's
+            // and the cancellations' lookups on armed rows only, however many closed rows accumulate.
+            try db.execute(sql: """
+                CREATE TABLE abandonment_timers (
+                    shop TEXT NOT NULL, kind TEXT NOT NULL, subject TEXT NOT NULL, visitor_id TEXT, customer_id TEXT,
+                    state TEXT NOT NULL, armed_at INTEGER NOT NULL, due_at INTEGER NOT NULL, generation INTEGER NOT NULL,
+                    detail TEXT NOT NULL, reason TEXT, closed_at INTEGER,
+                    PRIMARY KEY (shop, kind, subject)
+                ) WITHOUT ROWID;
+                CREATE INDEX abandonment_due ON abandonment_timers (due_at) WHERE state = 'armed';
+                CREATE INDEX abandonment_visitor ON abandonment_timers (shop, visitor_id) WHERE state = 'armed';
+                CREATE INDEX abandonment_customer ON abandonment_timers (shop, customer_id) WHERE state = 'armed';
+                CREATE TABLE abandonment_cooldowns (
+                    shop TEXT NOT NULL, kind TEXT NOT NULL, target TEXT NOT NULL, fired_at INTEGER NOT NULL, PRIMARY KEY (shop, kind, target)
+                ) WITHOUT ROWID;
+                CREATE TABLE abandonment_counts (
+                    shop TEXT NOT NULL, kind TEXT NOT NULL, outcome TEXT NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (shop, kind, outcome)
+                ) WITHOUT ROWID;
+                """)
+        }
         return migrator
     }
 }

@@ -34,7 +34,8 @@ public final class SQLiteOutbox: Outbox {
     public func claim(shop: String, now: EpochMillis, limit: Int, leaseMillis: EpochMillis) async throws -> [OutboxEntry] {
         try await pool.write { db in
             // Walk the shop's queue in order; a user whose earliest operation is not deliverable
-            // (backing off, or claimed) blocks that user's later operations.
+            // (backing off, or claimed) blocks that user's later operations. A catalog's create
+            // operation (`catalog:{name}`) also blocks every item of that catalog queued after it.
             let rows = try Row.fetchCursor(db, sql: """
                 SELECT seq, op_id, shop, user_key, kind, payload, created_at, attempts, last_error, next_attempt_at, lease_until
                 FROM outbox WHERE shop = ? ORDER BY seq
@@ -44,11 +45,20 @@ public final class SQLiteOutbox: Outbox {
             while claimed.count < limit, let row = try rows.next() {
                 let userKey: String = row["user_key"]
                 if blocked.contains(userKey) { continue }
-                let nextAttempt: EpochMillis = row["next_attempt_at"]
-                let lease: EpochMillis = row["lease_until"]
-                guard nextAttempt <= now, lease <= now, let kind = BrazeOperation.Kind(rawValue: row["kind"]) else {
+                if !blocked.isEmpty, let barrier = CatalogKey.barrier(of: userKey), blocked.contains(barrier) {
                     blocked.insert(userKey)
                     continue
+                }
+                let nextAttempt: EpochMillis = row["next_attempt_at"]
+                let lease: EpochMillis = row["lease_until"]
+                let kind = BrazeOperation.Kind(rawValue: row["kind"])
+                guard nextAttempt <= now, lease <= now, let kind else {
+                    blocked.insert(userKey)
+                    continue
+                }
+                if kind == .catalogCreate {
+                    // Claimed now, but its items must still wait for Braze's answer to it.
+                    blocked.insert(userKey)
                 }
                 claimed.append(OutboxEntry(
                     seq: row["seq"],

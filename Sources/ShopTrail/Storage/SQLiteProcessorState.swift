@@ -116,6 +116,11 @@ final class SQLiteProcessorState: ProcessorState {
                        arguments: [shop, kind, id, updatedAt, body, deleted])
     }
 
+    func resources(shop: String, kind: String) throws -> [(id: String, updatedAt: EpochMillis, body: String?)] {
+        try Row.fetchAll(db, sql: "SELECT id, updated_at, body FROM shopify_resources WHERE shop = ? AND kind = ? AND deleted = 0 ORDER BY id",
+                         arguments: [shop, kind]).map { (id: $0["id"], updatedAt: $0["updated_at"], body: $0["body"]) }
+    }
+
     func uninstalledAt(shop: String) throws -> EpochMillis? {
         try EpochMillis.fetchOne(db, sql: "SELECT uninstalled_at FROM shop_state WHERE shop = ?", arguments: [shop])
     }
@@ -149,6 +154,7 @@ final class SQLiteProcessorState: ProcessorState {
             ("visitors", try rows("SELECT * FROM visitors WHERE shop = ? AND visitor_id IN (\(visitors))", [shop] + args)),
             ("links", try rows("SELECT * FROM visitor_links WHERE shop = ? AND customer_id = ?", [shop, customerId])),
             ("carts", try rows("SELECT * FROM carts WHERE shop = ? AND visitor_id IN (\(visitors))", [shop] + args)),
+            ("abandonment_timers", try rows("SELECT kind, subject, state, armed_at, due_at, detail FROM abandonment_timers WHERE shop = ? AND (customer_id = ? OR visitor_id IN (\(visitors)))", [shop, customerId] + args)),
             ("events", try rows("SELECT position, source, event_id, name, time, context, properties FROM events WHERE shop = ? AND visitor_id IN (\(visitors)) ORDER BY position", [shop] + args)),
         ]))
     }
@@ -156,17 +162,20 @@ final class SQLiteProcessorState: ProcessorState {
     func redact(shop: String, customerId: String) throws -> [String] {
         let visitors = try String.fetchAll(db, sql: Self.customerVisitors, arguments: [shop, customerId, shop, customerId])
         for visitor in visitors {
-            for table in ["events", "visitors", "visitor_links", "carts", "product_views", "security_events"] {
+            for table in ["events", "visitors", "visitor_links", "carts", "product_views", "security_events", "abandonment_timers"] {
                 try db.execute(sql: "DELETE FROM \(table) WHERE shop = ? AND visitor_id = ?", arguments: [shop, visitor])
             }
         }
         try db.execute(sql: "DELETE FROM customers WHERE shop = ? AND customer_id = ?", arguments: [shop, customerId])
         try db.execute(sql: "DELETE FROM visitor_links WHERE shop = ? AND customer_id = ?", arguments: [shop, customerId])
+        try db.execute(sql: "DELETE FROM abandonment_timers WHERE shop = ? AND customer_id = ?", arguments: [shop, customerId])
+        try db.execute(sql: "DELETE FROM abandonment_cooldowns WHERE shop = ? AND target = ?", arguments: [shop, "c:" + customerId])
         return visitors
     }
 
     func redactShop(_ shop: String) throws {
-        for table in ["events", "visitors", "visitor_links", "customers", "carts", "product_views", "security_events", "sent_once", "shopify_resources", "outbox", "outbox_dead"] {
+        for table in ["events", "visitors", "visitor_links", "customers", "carts", "product_views", "security_events", "sent_once", "shopify_resources", "outbox", "outbox_dead",
+                      "abandonment_timers", "abandonment_cooldowns", "abandonment_counts"] {
             try db.execute(sql: "DELETE FROM \(table) WHERE shop = ?", arguments: [shop])
         }
     }
@@ -174,6 +183,8 @@ final class SQLiteProcessorState: ProcessorState {
     func audit(shop: String, action: String, detail: String, at: EpochMillis) throws {
         try db.execute(sql: "INSERT INTO audit_log (shop, action, detail, at) VALUES (?, ?, ?, ?)", arguments: [shop, action, detail, at])
     }
+
+    var timers: any AbandonmentTimerStore { SQLiteAbandonmentTimers(db: db) }
 
     func enqueue(_ operations: [BrazeOperation]) throws {
         try SQLiteOutbox.enqueue(operations, in: db)
