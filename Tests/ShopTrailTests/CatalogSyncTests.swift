@@ -229,8 +229,9 @@ import Testing
     }
 
     @Test func aSmallBucketMakesTheClientWaitInsteadOfBeingThrottled() async throws {
-        // 300 points, 250 a second; a page of 5 products asks 2 + 5 × 45 = 227.
-        try await Self.with(products: 60, throttle: ShopifyThrottleConfiguration(maximumAvailable: 300, restoreRate: 250)) { env in
+        // 240 points, 25 a second; a page of 5 products asks 2 + 5 × 45 = 227: after a page the bucket holds
+        // less than that, and refills slowly enough (about 3 s a page) that the client waits even on a busy machine.
+        try await Self.with(products: 60, throttle: ShopifyThrottleConfiguration(maximumAvailable: 240, restoreRate: 25)) { env in
             let (summary, client) = try await env.sync(.pages, pageSize: 5)
             let stats = await env.emulator.stats()
             #expect(stats.throttled == 0 && stats.maxCostExceeded == 0)

@@ -35,8 +35,9 @@ public func buildRouter(_ deps: AppDependencies) -> Router<BasicRequestContext> 
     PixelCollectorController(collector: collector).addRoutes(to: router)
     WebhookController(config: deps.config, store: deps.store, clock: deps.clock, logger: deps.logger).addRoutes(to: router)
     if let sqlite = deps.store as? SQLiteEventStore {
-        DashboardController(config: deps.config, database: sqlite.database, adminToken: deps.adminToken ?? deps.config.server.adminToken, clock: deps.clock)
-            .addRoutes(to: router)
+        let adminToken = deps.adminToken ?? deps.config.server.adminToken
+        DashboardController(config: deps.config, database: sqlite.database, adminToken: adminToken, clock: deps.clock).addRoutes(to: router)
+        BackfillController(config: deps.config, database: sqlite.database, adminToken: adminToken).addRoutes(to: router)
     }
     return router
 }

@@ -29,48 +29,49 @@ struct SQLiteAbandonmentTimers: AbandonmentTimerStore {
     func cancelArmed(shop: String, kinds: [AbandonmentKind], visitorIds: [String], customerId: String?, subjects: [String],
                      except: String?, reason: String, at: EpochMillis) throws -> [AbandonmentKind] {
         guard !kinds.isEmpty else { return [] }
-        var matches: [String] = []
-        var arguments: StatementArguments = [reason, at, shop]
-        let kindList = kinds.map { _ in "?" }.joined(separator: ", ")
-        arguments += StatementArguments(kinds.map(\.rawValue))
-        if !visitorIds.isEmpty {
-            matches.append("visitor_id IN (\(visitorIds.map { _ in "?" }.joined(separator: ", ")))")
-            arguments += StatementArguments(visitorIds)
-        }
+        // One statement per way of matching, each on its own index: an OR of them would scan the table.
+        var matches: [(String, StatementArguments)] = []
+        var visitors = visitorIds
         if let customerId {
-            matches.append("customer_id = ?")
-            matches.append("visitor_id IN (SELECT visitor_id FROM visitors WHERE shop = ? AND customer_id = ?)")
-            arguments += [customerId, shop, customerId]
+            matches.append(("customer_id = ?", [customerId]))
+            // Looked up first: as a subquery SQLite would walk the primary key over every timer of the kind.
+            visitors += try String.fetchAll(db, sql: "SELECT visitor_id FROM visitors WHERE shop = ? AND customer_id = ?", arguments: [shop, customerId])
+                .filter { !visitorIds.contains($0) }
         }
-        if !subjects.isEmpty {
-            matches.append("subject IN (\(subjects.map { _ in "?" }.joined(separator: ", ")))")
-            arguments += StatementArguments(subjects)
+        if !visitors.isEmpty { matches.append(("visitor_id IN (\(Self.placeholders(visitors.count)))", StatementArguments(visitors))) }
+        if !subjects.isEmpty { matches.append(("subject IN (\(Self.placeholders(subjects.count)))", StatementArguments(subjects))) }
+        var cancelled: [AbandonmentKind] = []
+        for (match, matchArguments) in matches {
+            var arguments: StatementArguments = [reason, at, shop]
+            arguments += StatementArguments(kinds.map(\.rawValue))
+            arguments += matchArguments
+            var sql = """
+                UPDATE abandonment_timers SET state = 'cancelled', reason = ?, closed_at = ?
+                WHERE shop = ? AND state = 'armed' AND kind IN (\(Self.placeholders(kinds.count))) AND \(match)
+                """
+            if let except {
+                sql += " AND subject <> ?"
+                arguments += [except]
+            }
+            cancelled += try String.fetchAll(db, sql: sql + " RETURNING kind", arguments: arguments).compactMap(AbandonmentKind.init(rawValue:))
         }
-        guard !matches.isEmpty else { return [] }
-        var sql = """
-            UPDATE abandonment_timers SET state = 'cancelled', reason = ?, closed_at = ?
-            WHERE shop = ? AND state = 'armed' AND kind IN (\(kindList)) AND (\(matches.joined(separator: " OR ")))
-            """
-        if let except {
-            sql += " AND subject <> ?"
-            arguments += [except]
-        }
-        sql += " RETURNING kind"
-        return try String.fetchAll(db, sql: sql, arguments: arguments).compactMap(AbandonmentKind.init(rawValue:))
+        return cancelled
+    }
+
+    private static func placeholders(_ count: Int) -> String {
+        Array(repeating: "?", count: count).joined(separator: ", ")
     }
 
     func hasArmed(shop: String, kinds: [AbandonmentKind], visitorId: String, customerId: String?) throws -> Bool {
-        let kindList = kinds.map { _ in "?" }.joined(separator: ", ")
-        var arguments: StatementArguments = [shop, visitorId]
-        var customerMatch = ""
-        if let customerId {
-            customerMatch = " OR customer_id = ?"
-            arguments += [customerId]
+        let kindList = Self.placeholders(kinds.count)
+        let kindValues = StatementArguments(kinds.map(\.rawValue))
+        let byVisitor = "SELECT 1 FROM abandonment_timers WHERE shop = ? AND state = 'armed' AND visitor_id = ? AND kind IN (\(kindList))"
+        guard let customerId else {
+            return try Bool.fetchOne(db, sql: "SELECT EXISTS (\(byVisitor))", arguments: [shop, visitorId] + kindValues) ?? false
         }
-        arguments += StatementArguments(kinds.map(\.rawValue))
-        return try Bool.fetchOne(db, sql: """
-            SELECT EXISTS (SELECT 1 FROM abandonment_timers WHERE shop = ? AND state = 'armed' AND (visitor_id = ?\(customerMatch)) AND kind IN (\(kindList)))
-            """, arguments: arguments) ?? false
+        let byCustomer = "SELECT 1 FROM abandonment_timers WHERE shop = ? AND state = 'armed' AND customer_id = ? AND kind IN (\(kindList))"
+        return try Bool.fetchOne(db, sql: "SELECT EXISTS (\(byVisitor)) OR EXISTS (\(byCustomer))",
+                                 arguments: [shop, visitorId] + kindValues + [shop, customerId] + kindValues) ?? false
     }
 
     func due(before time: EpochMillis, limit: Int) throws -> [AbandonmentTimer] {

@@ -285,6 +285,21 @@ enum SQLiteMigrations {
                 ) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("v6-backfill") { db in
+            // One job per shop; staging holds what the backfill fetched until it is enqueued (seq: fetch order, the checkpoint's unit).
+            try db.execute(sql: """
+                CREATE TABLE backfill_jobs (
+                    shop TEXT PRIMARY KEY, state TEXT NOT NULL, reason TEXT, phase TEXT, window_start INTEGER, requested_days INTEGER,
+                    days INTEGER, warning TEXT, checkpoint TEXT NOT NULL, counts TEXT NOT NULL, started_at INTEGER, finished_at INTEGER,
+                    runs INTEGER NOT NULL DEFAULT 0
+                );
+                CREATE TABLE backfill_staging (
+                    shop TEXT NOT NULL, kind TEXT NOT NULL, id TEXT NOT NULL, seq INTEGER NOT NULL, body TEXT NOT NULL,
+                    PRIMARY KEY (shop, kind, id)
+                );
+                CREATE INDEX backfill_staging_seq ON backfill_staging (shop, kind, seq);
+                """)
+        }
         return migrator
     }
 }

@@ -1,0 +1,34 @@
+import Foundation
+import Hummingbird
+import NIOCore
+
+/// `GET /v1/admin/backfill/{domain}` behind the admin token: the shop's backfill job (state, phase, counts, error).
+public struct BackfillController: Sendable {
+    public let config: ShopTrailConfig
+    public let database: SQLiteDatabase
+    public let adminToken: Secret?
+
+    public init(config: ShopTrailConfig, database: SQLiteDatabase, adminToken: Secret?) {
+        self.config = config
+        self.database = database
+        self.adminToken = adminToken
+    }
+
+    public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
+        router.get("/v1/admin/backfill/:domain") { request, context in
+            guard let token = self.adminToken else {
+                throw APIError(.serviceUnavailable, "admin_disabled", "no admin token: set server.admin_token (or admin_token_env)")
+            }
+            guard AdminToken.authorizesBearerOrBasic(request.headers[.authorization], token: token) else {
+                var error = APIError(.unauthorized, "unauthorized", "send the admin token as Authorization: Bearer <token>")
+                error.headers[.wwwAuthenticate] = #"Bearer realm="shoptrail-admin""#
+                throw error
+            }
+            let domain = context.parameters.get("domain") ?? ""
+            guard self.config.shop(domain: domain) != nil else { throw APIError(.notFound, "unknown_shop", "no shop \(domain) is configured") }
+            let job = try await BackfillStore(database: self.database).job(shop: domain)
+            return Response(status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
+                            body: .init(byteBuffer: ByteBuffer(string: job.json.serialized)))
+        }
+    }
+}

@@ -1,0 +1,106 @@
+import GRDB
+
+/// The `backfill_jobs` row of each shop and the `backfill_staging` rows (what was fetched, not yet enqueued).
+struct BackfillStore: Sendable {
+    let database: SQLiteDatabase
+    var pool: DatabasePool { database.pool }
+
+    /// A staged Shopify node (`kind` customer or order) in fetch order.
+    struct Staged: Sendable {
+        var seq: Int64
+        var id: String
+        var body: JSONObject
+    }
+
+    func job(shop: String) async throws -> BackfillJob {
+        try await pool.read { db in try Self.job(shop: shop, db: db) }
+    }
+
+    static func job(shop: String, db: Database) throws -> BackfillJob {
+        var job = BackfillJob(shop: shop)
+        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM backfill_jobs WHERE shop = ?", arguments: [shop]) else { return job }
+        job.state = (row["state"] as String?).flatMap(BackfillJob.State.init(rawValue:)) ?? .notStarted
+        job.reason = row["reason"]
+        job.phase = (row["phase"] as String?).flatMap(BackfillJob.Phase.init(rawValue:))
+        job.windowStart = row["window_start"]
+        job.requestedDays = row["requested_days"]
+        job.days = row["days"]
+        job.warning = row["warning"]
+        job.checkpoint = BackfillCheckpoint(json: Self.object(row["checkpoint"]))
+        job.counts = BackfillCounts(json: Self.object(row["counts"]))
+        job.startedAt = row["started_at"]
+        job.finishedAt = row["finished_at"]
+        job.runs = row["runs"]
+        return job
+    }
+
+    private static func object(_ text: String?) -> JSONObject? {
+        text.flatMap { try? JSONParser.parse(Array($0.utf8)) }?.objectValue
+    }
+
+    static func save(_ job: BackfillJob, db: Database) throws {
+        try db.execute(sql: """
+            INSERT OR REPLACE INTO backfill_jobs (shop, state, reason, phase, window_start, requested_days, days, warning, checkpoint, counts,
+                started_at, finished_at, runs)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [job.shop, job.state.rawValue, job.reason, job.phase?.rawValue, job.windowStart, job.requestedDays, job.days, job.warning,
+                             job.checkpoint.json.serialized, job.counts.json.serialized, job.startedAt, job.finishedAt, job.runs])
+    }
+
+    func save(_ job: BackfillJob) async throws {
+        try await pool.write { db in try Self.save(job, db: db) }
+    }
+
+    /// Reads without `async` (see `saveNow`).
+    func jobNow(shop: String) throws -> BackfillJob {
+        try pool.read { db in try Self.job(shop: shop, db: db) }
+    }
+
+    /// Saves without `async`: used while a cancelled task records why it stopped.
+    func saveNow(_ job: BackfillJob) throws {
+        try pool.write { db in try Self.save(job, db: db) }
+    }
+
+    /// Stages fetched nodes (a node staged before is kept: a refetch after an interruption adds nothing), counts what is
+    /// staged into the job and saves it (cursor, counts) in the same transaction; `persist` false (dry run) saves no job.
+    func stage(kind: String, _ nodes: [(id: String, body: JSONValue)], job: BackfillJob, persist: Bool) async throws -> BackfillJob {
+        try await pool.write { db in
+            let insert = try db.cachedStatement(sql: """
+                INSERT INTO backfill_staging (shop, kind, id, seq, body)
+                VALUES (?, ?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM backfill_staging WHERE shop = ? AND kind = ?), ?)
+                ON CONFLICT (shop, kind, id) DO NOTHING
+                """)
+            for node in nodes {
+                try insert.execute(arguments: [job.shop, kind, node.id, job.shop, kind, node.body.serialized])
+            }
+            var job = job
+            let count = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM backfill_staging WHERE shop = ? AND kind = ?", arguments: [job.shop, kind]) ?? 0
+            if kind == "customer" { job.counts.customersFetched = count } else { job.counts.ordersFetched = count }
+            if persist { try Self.save(job, db: db) }
+            return job
+        }
+    }
+
+    func stagedCount(shop: String, kind: String) async throws -> Int {
+        try await pool.read { db in
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM backfill_staging WHERE shop = ? AND kind = ?", arguments: [shop, kind]) ?? 0
+        }
+    }
+
+    /// Up to `limit` staged nodes after `seq`, in fetch order.
+    func staged(shop: String, kind: String, after seq: Int64, limit: Int) async throws -> [Staged] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT seq, id, body FROM backfill_staging WHERE shop = ? AND kind = ? AND seq > ? ORDER BY seq LIMIT ?
+                """, arguments: [shop, kind, seq, limit]).compactMap { row in
+                let body: String = row["body"]
+                guard let object = (try? JSONParser.parse(Array(body.utf8), maxDepth: 64))?.objectValue else { return nil }
+                return Staged(seq: row["seq"], id: row["id"], body: object)
+            }
+        }
+    }
+
+    func clearStaging(shop: String) async throws {
+        try await pool.write { db in try db.execute(sql: "DELETE FROM backfill_staging WHERE shop = ?", arguments: [shop]) }
+    }
+}
