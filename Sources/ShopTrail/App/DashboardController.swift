@@ -4,7 +4,7 @@ import NIOCore
 
 /// The operator's view behind the admin token: `GET /dashboard` (HTML; a browser sends the token as
 /// the Basic-auth password) and `GET /v1/admin/status` (JSON): the outbox and the abandonment
-/// timers per shop.
+/// timers and the backfill job per shop.
 public struct DashboardController: Sendable {
     public let config: ShopTrailConfig
     public let database: SQLiteDatabase
@@ -31,6 +31,7 @@ public struct DashboardController: Sendable {
                         ("oldest_pending_age_ms", shop.outbox.oldestPendingAgeMillis.map { .number(String($0)) } ?? .null),
                     ]))),
                     ("abandonment", shop.abandonment.json),
+                    ("backfill", shop.backfill.json),
                 ]))
             }))]))
             return Self.response(body.serialized, type: "application/json")
@@ -44,6 +45,7 @@ public struct DashboardController: Sendable {
     struct ShopStatus {
         var outbox: OutboxStatus
         var abandonment: AbandonmentStatus
+        var backfill: BackfillJob
     }
 
     private func load() async throws -> [ShopStatus] {
@@ -51,20 +53,14 @@ public struct DashboardController: Sendable {
         let now = clock.now()
         var out: [ShopStatus] = []
         for status in try await AbandonmentStatus.load(database: database, config: config) {
-            out.append(ShopStatus(outbox: try await outbox.status(shop: status.shop, now: now), abandonment: status))
+            out.append(ShopStatus(outbox: try await outbox.status(shop: status.shop, now: now), abandonment: status,
+                                  backfill: try await BackfillStore(database: database).job(shop: status.shop)))
         }
         return out
     }
 
     private func authorize(_ request: Request, basic: Bool) throws(APIError) {
-        guard let token = adminToken else {
-            throw APIError(.serviceUnavailable, "admin_disabled", "no admin token: set server.admin_token (or admin_token_env)")
-        }
-        guard AdminToken.authorizesBearerOrBasic(request.headers[.authorization], token: token) else {
-            var error = APIError(.unauthorized, "unauthorized", "send the admin token as Authorization: Bearer <token> (or as the Basic-auth password)")
-            error.headers[.wwwAuthenticate] = basic ? #"Basic realm="ShopTrail dashboard", charset="UTF-8""# : #"Bearer realm="shoptrail-admin""#
-            throw error
-        }
+        try AdminToken.require(request, token: adminToken, basic: basic)
     }
 
     private static func response(_ body: String, type: String) -> Response {
@@ -92,6 +88,10 @@ public struct DashboardController: Sendable {
                 html += AbandonmentOutcome.allCases.map { "<td class=\"\($0.rawValue)\">\(kind.counts[$0] ?? 0)</td>" }.joined() + "</tr>"
             }
             html += "</table>"
+            let b = shop.backfill
+            html += "<h3>Backfill</h3><table id=\"backfill-\(escape(shop.abandonment.shop))\"><tr><th>state</th><th>phase</th><th>customers</th><th>orders</th><th>reason</th></tr>"
+            html += "<tr><td>\(b.state.rawValue)</td><td>\(b.phase?.rawValue ?? "-")</td><td>\(b.counts.customersEnqueued) of \(b.counts.customersFetched)</td>"
+            html += "<td>\(b.counts.ordersEnqueued) of \(b.counts.ordersFetched)</td><td>\(escape(b.reason ?? ""))</td></tr></table>"
         }
         return html + "</body></html>"
     }

@@ -16,14 +16,7 @@ public struct BackfillController: Sendable {
 
     public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
         router.get("/v1/admin/backfill/:domain") { request, context in
-            guard let token = self.adminToken else {
-                throw APIError(.serviceUnavailable, "admin_disabled", "no admin token: set server.admin_token (or admin_token_env)")
-            }
-            guard AdminToken.authorizesBearerOrBasic(request.headers[.authorization], token: token) else {
-                var error = APIError(.unauthorized, "unauthorized", "send the admin token as Authorization: Bearer <token>")
-                error.headers[.wwwAuthenticate] = #"Bearer realm="shoptrail-admin""#
-                throw error
-            }
+            try AdminToken.require(request, token: self.adminToken, basic: false)
             let domain = context.parameters.get("domain") ?? ""
             guard self.config.shop(domain: domain) != nil else { throw APIError(.notFound, "unknown_shop", "no shop \(domain) is configured") }
             let job = try await BackfillStore(database: self.database).job(shop: domain)

@@ -1,3 +1,4 @@
+import Hummingbird
 import Crypto
 import Foundation
 
@@ -44,6 +45,19 @@ public enum AdminToken {
     public static func authorizes(_ header: String?, token: Secret) -> Bool {
         guard let header, header.count > 7, header.prefix(7).lowercased() == "bearer " else { return false }
         return ConstantTime.equal(Array(header.dropFirst(7).trimmingCharacters(in: .whitespaces).utf8), Array(token.value.utf8))
+    }
+
+    /// Throws the admin endpoints' 503 (no token configured) or 401 unless `request` carries the token
+    /// (Bearer, or Basic for pages a browser opens: `basic` asks the browser for it).
+    static func require(_ request: Request, token: Secret?, basic: Bool) throws(APIError) {
+        guard let token else {
+            throw APIError(.serviceUnavailable, "admin_disabled", "no admin token: set server.admin_token (or admin_token_env)")
+        }
+        guard authorizesBearerOrBasic(request.headers[.authorization], token: token) else {
+            var error = APIError(.unauthorized, "unauthorized", "send the admin token as Authorization: Bearer <token> (or as the Basic-auth password)")
+            error.headers[.wwwAuthenticate] = basic ? #"Basic realm="ShopTrail dashboard", charset="UTF-8""# : #"Bearer realm="shoptrail-admin""#
+            throw error
+        }
     }
 
     /// Bearer, or HTTP Basic with the token as the password (any user name): what a browser can send

@@ -29,14 +29,7 @@ public struct SnippetController: Sendable {
     }
 
     func answer(_ request: Request, domain: String?, make: (ShopConfig) throws(SnippetError) -> (String, String)) throws(APIError) -> Response {
-        guard let token = adminToken else {
-            throw APIError(.serviceUnavailable, "admin_disabled", "no admin token: set server.admin_token (or admin_token_env)")
-        }
-        guard AdminToken.authorizes(request.headers[.authorization], token: token) else {
-            var error = APIError(.unauthorized, "unauthorized", "send Authorization: Bearer <admin token> (server.admin_token, or the admin_token file in data_dir)")
-            error.headers[.wwwAuthenticate] = #"Bearer realm="shoptrail-admin""#
-            throw error
-        }
+        try AdminToken.require(request, token: adminToken, basic: false)
         guard let domain, let shop = config.shop(domain: domain) else {
             throw APIError(.notFound, "unknown_shop", "no shop '\(IncomingBatch.truncate(domain ?? ""))' in the configuration", field: "domain")
         }
