@@ -28,10 +28,7 @@ struct BackfillCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = bootstrapLogging(level: logLevel ?? "warning")
-        let config = try configOptions.load()
-        guard let shopConfig = config.shop(domain: shop) else {
-            throw ValidationError("unknown shop '\(shop)'; configured: \(config.shops.map(\.domain).joined(separator: ", "))")
-        }
+        let (config, shopConfig) = try configOptions.load(shop: shop)
         let interactive = isatty(STDIN_FILENO) == 1
         if !dryRun && !yes && !interactive {
             throw ValidationError("stdin is not a terminal: pass --yes to confirm the backfill (or --dry-run to see the plan)")

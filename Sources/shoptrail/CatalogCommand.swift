@@ -38,10 +38,7 @@ struct CatalogSyncCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = bootstrapLogging(level: logLevel ?? "warning")
-        let config = try configOptions.load()
-        guard let shopConfig = config.shop(domain: shop) else {
-            throw ValidationError("unknown shop '\(shop)'; configured: \(config.shops.map(\.domain).joined(separator: ", "))")
-        }
+        let (config, shopConfig) = try configOptions.load(shop: shop)
         guard shopConfig.braze.catalog.enabled else { throw ValidationError("braze.catalog.enabled is false for \(shop)") }
         guard pageSize > 0 else { throw ValidationError("--page-size must be at least 1") }
         let dataDir = data ?? config.server.dataDir

@@ -18,6 +18,15 @@ struct ConfigOptions: ParsableArguments {
             throw ValidationError("invalid configuration in \(path): \(error)")
         }
     }
+
+    /// The configuration and one of its shops; an unknown domain names the configured ones.
+    func load(shop domain: String) throws -> (ShopTrailConfig, ShopConfig) {
+        let config = try load()
+        guard let shop = config.shop(domain: domain) else {
+            throw ValidationError("unknown shop '\(domain)'; configured: \(config.shops.map(\.domain).joined(separator: ", "))")
+        }
+        return (config, shop)
+    }
 }
 
 /// Installs the logfmt handler once per process.
