@@ -16,7 +16,7 @@ struct SQLiteAbandonmentTimers: AbandonmentTimerStore {
     }
 
     func timer(shop: String, kind: AbandonmentKind, subject: String) throws -> AbandonmentTimer? {
-        try Row.fetchOne(db, sql: "SELECT \(Self.columns) FROM abandonment_timers WHERE shop = ? AND kind = ? AND subject = ?",
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT \(Self.columns) FROM abandonment_timers WHERE shop = ? AND kind = ? AND subject = ?"),
                          arguments: [shop, kind.rawValue, subject]).flatMap(Self.timer)
     }
 
@@ -35,7 +35,8 @@ struct SQLiteAbandonmentTimers: AbandonmentTimerStore {
         if let customerId {
             matches.append(("customer_id = ?", [customerId]))
             // Looked up first: as a subquery SQLite would walk the primary key over every timer of the kind.
-            visitors += try String.fetchAll(db, sql: "SELECT visitor_id FROM visitors WHERE shop = ? AND customer_id = ?", arguments: [shop, customerId])
+            visitors += try String.fetchAll(db.cachedStatement(sql: "SELECT visitor_id FROM visitors WHERE shop = ? AND customer_id = ?"),
+                                            arguments: [shop, customerId])
                 .filter { !visitorIds.contains($0) }
         }
         if !visitors.isEmpty { matches.append(("visitor_id IN (\(Self.placeholders(visitors.count)))", StatementArguments(visitors))) }
@@ -53,7 +54,8 @@ struct SQLiteAbandonmentTimers: AbandonmentTimerStore {
                 sql += " AND subject <> ?"
                 arguments += [except]
             }
-            cancelled += try String.fetchAll(db, sql: sql + " RETURNING kind", arguments: arguments).compactMap(AbandonmentKind.init(rawValue:))
+            // Cached: in steady state the text repeats (one kind, one visitor), and preparing costs more than running.
+            cancelled += try String.fetchAll(db.cachedStatement(sql: sql + " RETURNING kind"), arguments: arguments).compactMap(AbandonmentKind.init(rawValue:))
         }
         return cancelled
     }
@@ -67,10 +69,10 @@ struct SQLiteAbandonmentTimers: AbandonmentTimerStore {
         let kindValues = StatementArguments(kinds.map(\.rawValue))
         let byVisitor = "SELECT 1 FROM abandonment_timers WHERE shop = ? AND state = 'armed' AND visitor_id = ? AND kind IN (\(kindList))"
         guard let customerId else {
-            return try Bool.fetchOne(db, sql: "SELECT EXISTS (\(byVisitor))", arguments: [shop, visitorId] + kindValues) ?? false
+            return try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (\(byVisitor))"), arguments: [shop, visitorId] + kindValues) ?? false
         }
         let byCustomer = "SELECT 1 FROM abandonment_timers WHERE shop = ? AND state = 'armed' AND customer_id = ? AND kind IN (\(kindList))"
-        return try Bool.fetchOne(db, sql: "SELECT EXISTS (\(byVisitor)) OR EXISTS (\(byCustomer))",
+        return try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (\(byVisitor)) OR EXISTS (\(byCustomer))"),
                                  arguments: [shop, visitorId] + kindValues + [shop, customerId] + kindValues) ?? false
     }
 
@@ -80,13 +82,13 @@ struct SQLiteAbandonmentTimers: AbandonmentTimerStore {
     }
 
     func lastFired(shop: String, kind: AbandonmentKind, target: String) throws -> EpochMillis? {
-        try EpochMillis.fetchOne(db, sql: "SELECT fired_at FROM abandonment_cooldowns WHERE shop = ? AND kind = ? AND target = ?",
+        try EpochMillis.fetchOne(db.cachedStatement(sql: "SELECT fired_at FROM abandonment_cooldowns WHERE shop = ? AND kind = ? AND target = ?"),
                                  arguments: [shop, kind.rawValue, target])
     }
 
     func setLastFired(shop: String, kind: AbandonmentKind, target: String, at: EpochMillis) throws {
-        try db.execute(sql: "INSERT OR REPLACE INTO abandonment_cooldowns (shop, kind, target, fired_at) VALUES (?, ?, ?, ?)",
-                       arguments: [shop, kind.rawValue, target, at])
+        try db.cachedStatement(sql: "INSERT OR REPLACE INTO abandonment_cooldowns (shop, kind, target, fired_at) VALUES (?, ?, ?, ?)")
+            .execute(arguments: [shop, kind.rawValue, target, at])
     }
 
     func count(shop: String, kind: AbandonmentKind, _ outcome: AbandonmentOutcome, by: Int) throws {
