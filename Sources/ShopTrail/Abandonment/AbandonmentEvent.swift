@@ -27,7 +27,7 @@ struct AbandonmentEvent {
         switch timer.kind {
         case .browse: return nil
         case .cart: return detail["total_price"]?.doubleValue.map { $0 / 100 }
-        case .checkout: return Self.checkoutTotal(detail)
+        case .checkout: return EcommerceMapper.checkoutTotal(detail)
         }
     }
 
@@ -115,14 +115,14 @@ struct AbandonmentEvent {
     /// A checkout from the `checkouts/*` webhook (REST shape) or from the pixel's `checkout_started`.
     private func checkout(_ body: JSONObject) -> JSONObject? {
         let checkout = body["checkout"]?.objectValue ?? body
-        let lines = Self.checkoutLines(checkout, fallback: body)
+        let lines = EcommerceMapper.checkoutLines(checkout, fallback: body)
         guard !lines.isEmpty else { return nil }
         let restore = Self.restoreURL(shop: shop.domain, lines: lines.compactMap { line in
             line["variant_id"]?.idString.map { ($0, Int(line["quantity"]?.doubleValue ?? 0)) }
         })
         let recovery = (checkout["abandoned_checkout_url"] ?? body["checkout_url"])?.stringValue ?? restore
         let currency = (checkout["presentment_currency"] ?? checkout["currency"] ?? checkout["currency_code"] ?? checkout["currencyCode"])?.stringValue
-        let total = Self.checkoutTotal(body)
+        let total = EcommerceMapper.checkoutTotal(body)
         var out: [(key: String, value: JSONValue)] = [("checkout_id", .string(timer.subject))]
         switch naming {
         case .ecommerce:
@@ -157,41 +157,9 @@ struct AbandonmentEvent {
         return JSONObject(out)
     }
 
-    /// Lines of either checkout shape, with decimal prices.
-    static func checkoutLines(_ checkout: JSONObject, fallback: JSONObject) -> [JSONObject] {
-        var lines: [JSONObject] = []
-        for item in (checkout["line_items"] ?? checkout["lineItems"] ?? fallback["items"])?.arrayValue ?? [] {
-            guard let line = item.objectValue else { continue }
-            let variant = line["variant"]?.objectValue
-            let product = variant?["product"]?.objectValue
-            guard let variantId = (variant?["id"] ?? line["variant_id"])?.idString else { continue }
-            var out: [(key: String, value: JSONValue)] = []
-            if let productId = (product?["id"] ?? line["product_id"])?.idString { out.append(("product_id", .string(productId))) }
-            if let name = (product?["title"] ?? line["title"])?.stringValue { out.append(("product_name", .string(name))) }
-            out.append(("variant_id", .string(variantId)))
-            if let title = (variant?["title"] ?? line["variant_title"])?.stringValue { out.append(("variant_title", .string(title))) }
-            out.append(("quantity", .number(String(Int(line["quantity"]?.doubleValue ?? 1)))))
-            if let price = (variant?["price"]?.objectValue?["amount"] ?? line["price"])?.doubleValue { out.append(("price", .number(String(price)))) }
-            if let sku = (variant?["sku"] ?? line["sku"])?.stringValue, !sku.isEmpty { out.append(("sku", .string(sku))) }
-            if let vendor = (product?["vendor"] ?? line["vendor"])?.stringValue { out.append(("vendor", .string(vendor))) }
-            if let image = (variant?["image"]?.objectValue?["src"] ?? line["image_url"])?.stringValue { out.append(("image_url", .string(image))) }
-            lines.append(JSONObject(out))
-        }
-        return lines
-    }
-
-    static func checkoutTotal(_ body: JSONObject) -> Double? {
-        let checkout = body["checkout"]?.objectValue ?? body
-        return (checkout["total_price"]?.objectValue?["amount"] ?? checkout["totalPrice"]?.objectValue?["amount"] ?? checkout["total_price"] ?? body["total_price"])?.doubleValue
-    }
-
     private func add(_ out: inout [(key: String, value: JSONValue)], _ key: String, _ value: JSONValue?) {
         if let value { out.append((key, value)) }
     }
 
-    private func absolute(_ url: String) -> String {
-        if url.hasPrefix("//") { return "https:" + url }
-        if url.hasPrefix("/") { return storefront + url }
-        return url
-    }
+    private func absolute(_ url: String) -> String { EcommerceMapper.absolute(url, source: storefront) }
 }

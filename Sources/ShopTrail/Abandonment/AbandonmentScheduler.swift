@@ -70,7 +70,7 @@ public final class AbandonmentScheduler: Service {
 
     private func fireBatch(_ db: Database, now: EpochMillis) throws -> Pass {
         // Activity the processor has not handled yet might cancel a timer: wait for it.
-        let position = try Int64.fetchOne(db, sql: "SELECT position FROM processor_position WHERE name = ?", arguments: [ProcessorService.positionName]) ?? 0
+        let position = try ProcessorService.position(db)
         let pending = try EpochMillis.fetchOne(db, sql: "SELECT MIN(time, received_at) FROM events WHERE position > ? ORDER BY position LIMIT 1",
                                                arguments: [position])
         let horizon = min(now, pending ?? now)

@@ -78,9 +78,41 @@ struct EcommerceMapper {
     }
 
     /// `//cdn…` and `/products/x` made absolute, as Braze messages need.
-    func absolute(_ url: String) -> String {
+    func absolute(_ url: String) -> String { Self.absolute(url, source: source) }
+
+    /// `url` made absolute against `source` (`https://{storefront}`).
+    static func absolute(_ url: String, source: String) -> String {
         if url.hasPrefix("//") { return "https:" + url }
         if url.hasPrefix("/") { return source + url }
         return url
+    }
+
+    /// Lines of a checkout in either shape (`checkouts/*` REST payload, or the pixel's `checkout`), with decimal prices.
+    static func checkoutLines(_ checkout: JSONObject, fallback: JSONObject) -> [JSONObject] {
+        var lines: [JSONObject] = []
+        for item in (checkout["line_items"] ?? checkout["lineItems"] ?? fallback["items"])?.arrayValue ?? [] {
+            guard let line = item.objectValue else { continue }
+            let variant = line["variant"]?.objectValue
+            let product = variant?["product"]?.objectValue
+            guard let variantId = (variant?["id"] ?? line["variant_id"])?.idString else { continue }
+            var out: [(key: String, value: JSONValue)] = []
+            if let productId = (product?["id"] ?? line["product_id"])?.idString { out.append(("product_id", .string(productId))) }
+            if let name = (product?["title"] ?? line["title"])?.stringValue { out.append(("product_name", .string(name))) }
+            out.append(("variant_id", .string(variantId)))
+            if let title = (variant?["title"] ?? line["variant_title"])?.stringValue { out.append(("variant_title", .string(title))) }
+            out.append(("quantity", .number(String(Int(line["quantity"]?.doubleValue ?? 1)))))
+            if let price = (variant?["price"]?.objectValue?["amount"] ?? line["price"])?.doubleValue { out.append(("price", .number(String(price)))) }
+            if let sku = (variant?["sku"] ?? line["sku"])?.stringValue, !sku.isEmpty { out.append(("sku", .string(sku))) }
+            if let vendor = (product?["vendor"] ?? line["vendor"])?.stringValue { out.append(("vendor", .string(vendor))) }
+            if let image = (variant?["image"]?.objectValue?["src"] ?? line["image_url"])?.stringValue { out.append(("image_url", .string(image))) }
+            lines.append(JSONObject(out))
+        }
+        return lines
+    }
+
+    /// A checkout's total in either shape.
+    static func checkoutTotal(_ body: JSONObject) -> Double? {
+        let checkout = body["checkout"]?.objectValue ?? body
+        return (checkout["total_price"]?.objectValue?["amount"] ?? checkout["totalPrice"]?.objectValue?["amount"] ?? checkout["total_price"] ?? body["total_price"])?.doubleValue
     }
 }

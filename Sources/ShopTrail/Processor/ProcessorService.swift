@@ -19,6 +19,11 @@ public final class ProcessorService: Service {
     private let transactionBudgetMillis: Int64 = 10
     static let positionName = "storefront"
 
+    /// How far the processor has read the log.
+    static func position(_ db: Database) throws -> Int64 {
+        try Int64.fetchOne(db, sql: "SELECT position FROM processor_position WHERE name = ?", arguments: [positionName]) ?? 0
+    }
+
     public init(database: SQLiteDatabase, config: ShopTrailConfig, clock: any WallClock = SystemClock(), chunkSize: Int = 500,
                 idlePollMillis: EpochMillis = 100, logger: Logger) {
         self.database = database
@@ -56,7 +61,7 @@ public final class ProcessorService: Service {
         let limit = chunkSize
         let budget = Duration.milliseconds(transactionBudgetMillis)
         return try await database.pool.write { db in
-            let position = try Int64.fetchOne(db, sql: "SELECT position FROM processor_position WHERE name = ?", arguments: [Self.positionName]) ?? 0
+            let position = try Self.position(db)
             let events = try Row.fetchAll(db, sql: "SELECT \(SQLiteEventStore.eventColumns) FROM events WHERE position > ? ORDER BY position LIMIT ?",
                                           arguments: [position, limit]).map(SQLiteEventStore.loggedEvent)
             guard !events.isEmpty else { return 0 }
@@ -85,7 +90,7 @@ public final class ProcessorService: Service {
     func purgeHeld() async throws {
         let now = clock.now()
         let purged = try await database.pool.write { db -> Int in
-            let position = try Int64.fetchOne(db, sql: "SELECT position FROM processor_position WHERE name = ?", arguments: [Self.positionName]) ?? 0
+            let position = try Self.position(db)
             var total = 0
             for shop in self.shops where shop.braze.anonymous == .hold {
                 let cutoff = now - EpochMillis(shop.braze.holdDays) * 86_400_000

@@ -287,20 +287,16 @@ public struct StorefrontProcessor: Sendable {
         guard ops.event.event.name == StorefrontEventName.checkoutStarted.rawValue, shop.braze.events == .ecommerce, let target,
               let checkoutToken, let currency = (checkout["currency_code"] ?? checkout["currency"] ?? p["currency"])?.stringValue else { return }
         var products: [JSONValue] = []
-        for item in (checkout["line_items"] ?? checkout["lineItems"] ?? p["items"])?.arrayValue ?? [] {
-            guard let line = item.objectValue else { continue }
-            let variant = line["variant"]?.objectValue
-            let product = variant?["product"]?.objectValue
-            guard let productId = (product?["id"] ?? line["product_id"])?.idString, let variantId = (variant?["id"] ?? line["variant_id"])?.idString else { continue }
-            let price = (variant?["price"]?.objectValue?["amount"] ?? line["price"])?.doubleValue ?? 0
+        for line in EcommerceMapper.checkoutLines(checkout, fallback: p) {
+            guard let productId = line["product_id"]?.idString, let variantId = line["variant_id"]?.idString else { continue }
             products.append(.object(JSONObject([
-                ("product_id", .string(productId)), ("product_name", .string((product?["title"] ?? line["title"])?.stringValue ?? productId)),
-                ("variant_id", .string(variantId)), ("quantity", .number(String(Int(line["quantity"]?.doubleValue ?? 1)))),
-                ("price", .number(String(format: "%.2f", price))),
+                ("product_id", .string(productId)), ("product_name", .string(line["product_name"]?.stringValue ?? productId)),
+                ("variant_id", .string(variantId)), ("quantity", line["quantity"] ?? .number("1")),
+                ("price", .number(String(format: "%.2f", line["price"]?.doubleValue ?? 0))),
             ])))
         }
         guard !products.isEmpty, try state.markOnce(shop: shop.domain, key: "checkout_started:\(checkoutToken)") else { return }
-        let total = (checkout["total_price"]?.objectValue?["amount"] ?? checkout["totalPrice"]?.objectValue?["amount"] ?? p["total_price"])?.doubleValue ?? 0
+        let total = EcommerceMapper.checkoutTotal(p) ?? 0
         var properties: [(String, JSONValue)] = [
             ("checkout_id", .string(checkoutToken)), ("total_value", .number(String(format: "%.2f", total))), ("currency", .string(currency)),
             ("products", .array(products)), ("source", .string(mapper.source)),
