@@ -46,12 +46,14 @@ struct OutboxStatusCommand: AsyncParsableCommand {
 
     func run() async throws {
         let (outbox, config) = try options.open()
+        let processor = try ProcessorCommand.open(options)
         let now = SystemClock().now()
         let shops = options.shop.map { [$0] } ?? config.shops.map(\.domain)
         for shop in shops {
             let status = try await outbox.status(shop: shop, now: now)
             let age = status.oldestPendingAgeMillis.map { Self.duration($0) } ?? "-"
-            print("\(shop): pending=\(status.pending) in_flight=\(status.inFlight) dead=\(status.dead) oldest_pending_age=\(age)")
+            let quarantined = try await processor.quarantineCount(shop: shop)
+            print("\(shop): pending=\(status.pending) in_flight=\(status.inFlight) dead=\(status.dead) oldest_pending_age=\(age) quarantined_events=\(quarantined)")
             guard status.dead > 0, deadLetters > 0 else { continue }
             for letter in try await outbox.deadLetters(shop: shop, limit: deadLetters) {
                 print("  dead \(letter.operation.id) \(letter.operation.kind.rawValue) user=\(letter.operation.userKey) attempts=\(letter.attempts): \(letter.reason)")

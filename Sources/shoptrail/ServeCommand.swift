@@ -49,7 +49,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let outbox = SQLiteOutbox(database: store.database)
         let forwarder = BrazeForwarder(outbox: outbox, senders: delivery.senders, logger: logger)
-        let processor = ProcessorService(database: store.database, config: settled, logger: logger)
+        let processor = ProcessorService(database: store.database, config: settled, faultHook: Self.testFault(), logger: logger)
         let abandonment = AbandonmentScheduler(database: store.database, config: settled, logger: logger)
         // Shut down in reverse order: stop taking beacons, then processing, then forwarding, then the sandbox.
         var services: [any Service] = []
@@ -68,6 +68,15 @@ struct ServeCommand: AsyncParsableCommand {
         try await httpClient.shutdown()
         let stats = store.commitStats()
         logger.notice("stopped", metadata: ["batches": "\(stats.batches)", "transactions": "\(stats.transactions)"])
+    }
+
+    /// Test-only: `SHOPTRAIL_TEST_FAULT_EVENT_ID=<event id>` makes the process die when the processor
+    /// handles that event (the end-to-end test of the crash-only safety net). Never set it in production.
+    static func testFault() -> ProcessorService.FaultHook? {
+        guard let id = ProcessInfo.processInfo.environment["SHOPTRAIL_TEST_FAULT_EVENT_ID"], !id.isEmpty else { return nil }
+        return { event in
+            if event.event.eventId == id { fatalError("test fault: the processor dies on event \(id)") }
+        }
     }
 }
 

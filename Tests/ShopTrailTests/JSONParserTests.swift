@@ -95,4 +95,29 @@ import Testing
         bytes[20] = 0xC3  // a lone lead byte
         #expect(throws: JSONParseError.self) { try JSONParser.parse(bytes, rawKeys: ["properties"]) }
     }
+
+    /// One reading for every consumer (issue 13): a name that repeats, however spelled, or that
+    /// holds NUL is refused, in parsed objects and in objects kept verbatim alike.
+    @Test(arguments: [
+        #"{"a":1,"a":2}"#,
+        #"{"a":1,"\u0061":2}"#,
+        #"{"x":{"$k":1,"\u0024k":2}}"#,
+        #"{"properties":{"p":1,"p":2}}"#,
+        #"{"properties":{"deep":{"p":1,"\u0070":2}}}"#,
+        #"{"a\u0000b":1}"#,
+        #"{"properties":{"a\u0000":1}}"#,
+        #"{"\ud800":1}"#,
+        #"{"properties":{"\udfff":1}}"#,
+    ])
+    func refusesDuplicateAndNULMemberNames(_ text: String) {
+        #expect(throws: JSONParseError.self) { try JSONParser.parse(Array(text.utf8), rawKeys: ["properties"]) }
+    }
+
+    @Test func manyDistinctMembersStillParse() throws {
+        let members = (0..<5_000).map { #""k\#($0)":\#($0)"# }.joined(separator: ",")
+        let value = try JSONParser.parse(Array(("{" + members + "}").utf8))
+        #expect(value.objectValue?.count == 5_000)
+        #expect(throws: JSONParseError.self) { try JSONParser.parse(Array(("{" + members + #","k4999":0}"#).utf8)) }
+        #expect(throws: JSONParseError.self) { try JSONParser.parse(Array((#"{"properties":{"# + members + #","k0":0}}"#).utf8), rawKeys: ["properties"]) }
+    }
 }

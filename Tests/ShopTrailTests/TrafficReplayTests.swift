@@ -36,7 +36,7 @@ import Testing
                     if loggedIn, let customer = logins[visitor] {
                         let ts = String(now / 1000)
                         let email = "c\(customer)@example.com"
-                        let sig = CustomerClaims.signature(customerId: customer, email: email, timestamp: ts, secret: TrafficReplayTests.secret)
+                        let sig = CustomerClaims.signature(shop: TrafficReplayTests.shop, customerId: customer, email: email, timestamp: ts, secret: TrafficReplayTests.secret)
                         context += #","customer":{"id":"\#(customer)","email":"\#(email)","ts":"\#(ts)","sig":"\#(sig)"}"#
                     }
                     context += "}"

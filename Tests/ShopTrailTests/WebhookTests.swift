@@ -189,7 +189,7 @@ import Testing
     @Test func complianceTopicsExportRedactAndStop() async throws {
         try await Self.with { p in
             try await p.send("v_jane_000001", [("e1", "product_viewed", 1, IdentityScenarioTests.product(1))],
-                             customer: IdentityScenarioTests.signedCustomer(Self.customer, email: "jane.doe@example.com"))
+                             customer: IdentityScenarioTests.signedCustomer(Self.customer, email: "jane.doe@example.com", shop: Self.domain))
             try await Self.post(p, "customers/data_request")
             try await p.flush()
             let exports = try FileManager.default.contentsOfDirectory(atPath: p.temp.dir.appendingPathComponent("exports").path)

@@ -150,6 +150,7 @@ shops:
         for r in rows:
             r["context"] = json.loads(r["context"]) if r["context"] else None
             r["properties"] = json.loads(r["properties"])
+            r["verified"] = json.loads(r["verified"]) if r.get("verified") else None
         return [r for r in rows if all(r.get(k) == v for k, v in where.items())]
 
     def stop(self):

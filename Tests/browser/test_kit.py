@@ -76,7 +76,7 @@ def test_snippet_renders_page_data_through_json_only_and_skips_the_theme_editor(
     assert cfg["product"]["title"] == PRODUCTS[0]["title"] and cfg["product"]["product_id"] == "8012345678901"
     assert cfg["context"]["page"] == {"type": "product"}
     c = cfg["context"]["customer"]
-    assert c["sig"] == f_hmac_sha256(f"{c['id']}:{c['email']}:{c['ts']}", SHOPS["direct"]["snippet_secret"])
+    assert c["sig"] == f_hmac_sha256(f"{SHOPS['direct']['domain']}:{c['id']}:{c['email']}:{c['ts']}", SHOPS["direct"]["snippet_secret"])
     assert "collection" not in cfg and "search" not in cfg
     col = config_of(render(snippet, request=dict(request, page_type="collection"), collection=COLLECTION))
     assert col["collection"]["title"] == "Shirts & more" and "customer" not in col["context"]
@@ -165,7 +165,7 @@ def test_custom_pixel_sends_checkout_events_only_with_consent(kit, tmp_path):
     evs = wait_for(lambda: (lambda e: e if len(e) == 2 else None)(kit.events(visitor_id="v_from_the_storefront_1")), 10, message="pixel events")
     assert [(e["name"], e["source"], e["event_id"]) for e in evs] == [("checkout_started", "pixel", "px.sh-evt-3"), ("checkout_completed", "pixel", "px.sh-evt-4")]
     done = evs[1]["properties"]
-    assert done["checkout_token"] == "chk_token_123" and done["order_id"] == "5501234567890" and done["customer_id"] == "7001234567890"
+    assert done["checkout_token"] == "chk_token_123" and done["order_id"] == "5501234567890" and "customer_id" not in done and "email" not in done
     assert done["client_id"] == "a1b2c3d4-e5f6-client" and done["total_price"] == 64.8 and done["line_items"][0]["variant_id"] == "44012345678901"
     assert evs[1]["context"]["source"] == "custom_pixel" and evs[1]["context"]["shop"] == SHOPS["direct"]["domain"]
     assert evs[0]["properties"]["order_id"] is None

@@ -324,12 +324,14 @@ def test_app_proxy_mode_beacons_first_party_and_records_the_verified_customer(ki
     v = wait_visitor(browser)
     home = wait_count(kit, v, "page_viewed", 1)[0]
     assert home["shop"] == SHOPS["proxy"]["domain"]
-    proxy = home["context"]["$app_proxy"]
+    # Shopify's verified identity is stored beside the page's context, never inside it.
+    assert "$app_proxy" not in home["context"]
+    proxy = home["verified"]["app_proxy"]
     assert proxy["shop"] == SHOPS["proxy"]["domain"] and proxy["logged_in_customer_id"] is None
     go(browser, sf, "/account/login")
     browser.find_element(By.ID, "login-go").click()
     ident = wait_count(kit, v, "customer_identified", 1)[0]
-    assert ident["context"]["$app_proxy"]["logged_in_customer_id"] == CUSTOMER_ID
+    assert ident["verified"]["app_proxy"]["logged_in_customer_id"] == CUSTOMER_ID
     assert ident["context"]["customer"]["id"] == CUSTOMER_ID
     assert sf.proxied and all(status == 200 for _, status in sf.proxied)
     # The page never talked to the collector's origin: every beacon went to the shop's own domain.

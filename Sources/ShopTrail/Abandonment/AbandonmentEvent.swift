@@ -59,14 +59,14 @@ struct AbandonmentEvent {
     }
 
     private func cart(_ cart: JSONObject) -> JSONObject? {
-        let items = (cart["items"]?.arrayValue ?? []).compactMap(\.objectValue).filter { ($0["quantity"]?.doubleValue ?? 0) > 0 }
+        let items = (cart["items"]?.arrayValue ?? []).compactMap(\.objectValue).filter { ($0["quantity"]?.quantityValue ?? 0) > 0 }
         // The timer's subject is the token without Shopify's `?key=` suffix.
         guard !items.isEmpty else { return nil }
         let token = timer.subject
         let currency = cart["currency"]?.stringValue
         let lines = items.compactMap { item -> (variantId: String, quantity: Int)? in
             guard let variant = item["variant_id"]?.idString else { return nil }
-            return (variant, Int(item["quantity"]?.doubleValue ?? 0))
+            return (variant, item["quantity"]?.quantityValue ?? 0)
         }
         let restore = Self.restoreURL(shop: shop.domain, lines: lines)
         var out: [(key: String, value: JSONValue)] = [("cart_id", .string(token))]
@@ -78,7 +78,7 @@ struct AbandonmentEvent {
                 add(&product, "product_name", (item["product_title"] ?? item["title"])?.stringValue.map(JSONValue.string))
                 add(&product, "variant_id", item["variant_id"]?.idString.map(JSONValue.string))
                 add(&product, "variant_title", item["variant_title"]?.stringValue.map(JSONValue.string))
-                add(&product, "quantity", item["quantity"]?.doubleValue.map { .number(String(Int($0))) })
+                add(&product, "quantity", item["quantity"]?.quantityValue.map { .number(String($0)) })
                 add(&product, "price", (item["final_price"] ?? item["price"])?.doubleValue.map(EcommerceMapper.decimal))
                 add(&product, "image_url", (item["image"] ?? item["image_url"])?.stringValue.map { .string(absolute($0)) })
                 add(&product, "product_url", (item["url"] ?? item["product_url"])?.stringValue.map { .string(absolute($0)) })
@@ -94,16 +94,16 @@ struct AbandonmentEvent {
                 var line: [(key: String, value: JSONValue)] = []
                 add(&line, "product_id", item["product_id"]?.idString.map(JSONValue.string))
                 add(&line, "variant_id", item["variant_id"]?.idString.map(JSONValue.string))
-                add(&line, "quantity", item["quantity"]?.doubleValue.map { .number(String(Int($0))) })
+                add(&line, "quantity", item["quantity"]?.quantityValue.map { .number(String($0)) })
                 add(&line, "sku", item["sku"]?.stringValue.map(JSONValue.string))
                 add(&line, "title", (item["product_title"] ?? item["title"])?.stringValue.map(JSONValue.string))
                 add(&line, "vendor", item["vendor"]?.stringValue.map(JSONValue.string))
                 line.append(("properties", item["properties"] ?? .object(JSONObject())))
-                add(&line, "price", (item["final_price"] ?? item["price"])?.doubleValue.map { .number(String(Int64($0.rounded()))) })
+                add(&line, "price", (item["final_price"] ?? item["price"])?.minorUnits.map { .number(String($0)) })
                 return .object(JSONObject(line))
             }
             out.append(("line_items", .array(lineItems)))
-            add(&out, "total_price", cart["total_price"]?.doubleValue.map { .number(String(Int64($0.rounded()))) })
+            add(&out, "total_price", cart["total_price"]?.minorUnits.map { .number(String($0)) })
             add(&out, "currency", currency.map(JSONValue.string))
         }
         add(&out, "restore_url", restore.map(JSONValue.string))
@@ -118,7 +118,7 @@ struct AbandonmentEvent {
         let lines = EcommerceMapper.checkoutLines(checkout, fallback: body)
         guard !lines.isEmpty else { return nil }
         let restore = Self.restoreURL(shop: shop.domain, lines: lines.compactMap { line in
-            line["variant_id"]?.idString.map { ($0, Int(line["quantity"]?.doubleValue ?? 0)) }
+            line["variant_id"]?.idString.map { ($0, line["quantity"]?.quantityValue ?? 0) }
         })
         let recovery = (checkout["abandoned_checkout_url"] ?? body["checkout_url"])?.stringValue ?? restore
         let currency = (checkout["presentment_currency"] ?? checkout["currency"] ?? checkout["currency_code"] ?? checkout["currencyCode"])?.stringValue

@@ -8,6 +8,9 @@ public protocol AbandonmentTimerStore {
     /// through its linked visitors) or the subjects; returns the cancelled timers' kinds.
     func cancelArmed(shop: String, kinds: [AbandonmentKind], visitorIds: [String], customerId: String?, subjects: [String],
                      except: String?, reason: String, at: EpochMillis) throws -> [AbandonmentKind]
+    /// Gives the visitor's armed timers of `kinds` that name no customer to `customerId` (so a later
+    /// owner of the device is never looked up for them).
+    func assignUnowned(shop: String, kinds: [AbandonmentKind], visitorId: String, customerId: String) throws
     /// True when the visitor (or its customer) has an armed timer of one of `kinds`.
     func hasArmed(shop: String, kinds: [AbandonmentKind], visitorId: String, customerId: String?) throws -> Bool
     /// Armed timers due at or before `time`, earliest first.

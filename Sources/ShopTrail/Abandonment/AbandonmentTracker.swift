@@ -36,7 +36,7 @@ struct AbandonmentTracker {
         let config = shop.abandonment
         guard config.anyEnabled else { return }
         let timers = state.timers
-        let hasItems = (cart["items"]?.arrayValue ?? []).contains { ($0.objectValue?["quantity"]?.doubleValue ?? 0) > 0 }
+        let hasItems = (cart["items"]?.arrayValue ?? []).contains { ($0.objectValue?["quantity"]?.quantityValue ?? 0) > 0 }
         if !hasItems {
             try cancel(timers, shop: shop, kinds: [.cart], subjects: [token], reason: "cart emptied", at: time)
             return
@@ -78,6 +78,15 @@ struct AbandonmentTracker {
         guard shop.abandonment.anyEnabled else { return }
         try cancel(state.timers, shop: shop, kinds: AbandonmentKind.allCases, visitorIds: visitorIds, customerId: customerId,
                    subjects: [cartToken, checkoutToken].compactMap { $0 }, reason: "ordered", at: time)
+    }
+
+    /// Another customer signed in on the visitor's device. The browse and cart timers were built
+    /// from what the earlier customer did there: they are cancelled, never handed to the new one.
+    /// A checkout the visitor started stays the earlier customer's.
+    func customerChanged(visitorId: String, from previous: String, at time: EpochMillis, shop: ShopConfig, state: any ProcessorState) throws {
+        let timers = state.timers
+        try cancel(timers, shop: shop, kinds: [.browse, .cart], visitorIds: [visitorId], reason: "another customer on the device", at: time)
+        try timers.assignUnowned(shop: shop.domain, kinds: [.checkout], visitorId: visitorId, customerId: previous)
     }
 
     // MARK: Webhooks

@@ -164,7 +164,7 @@ public final class BrazeForwarder: Service {
             pace(shop) { $0.failures = 0; $0.notBefore = max($0.notBefore, sentAt + spacing) }
         case .rateLimited(let retryAfter, let resetAt):
             let wait = retryAfter.map { EpochMillis($0.components.seconds * 1000) }
-                ?? resetAt.map { max(0, EpochMillis($0.timeIntervalSince1970 * 1000) - sentAt) } ?? settings.backoffBaseMillis
+                ?? resetAt.map { Int64.boundedMillis($0.timeIntervalSince1970 * 1000 - Double(sentAt)) } ?? settings.backoffBaseMillis
             try await outbox.retry(seqs, at: sentAt + wait, error: "429 rate limited")
             pace(shop) { $0.notBefore = sentAt + wait }
             round.retried = seqs.count
@@ -278,7 +278,8 @@ public final class BrazeForwarder: Service {
     /// Spacing between requests: the configured rate, or until the window resets when Braze says none are left.
     private func interval(_ info: BrazeRateLimitInfo?, path: String, now: EpochMillis) -> EpochMillis {
         if let info, info.remaining == 0, let reset = info.resetAt {
-            return max(0, EpochMillis(reset.timeIntervalSince1970 * 1000) - now)
+            // Bounded: the header is outside data, and a reset far away must not trap or stall for ever.
+            return Int64.boundedMillis(reset.timeIntervalSince1970 * 1000 - Double(now))
         }
         let key = path.hasPrefix("/catalogs/") && path.hasSuffix("/items") ? ForwarderSettings.catalogItemsPathKey : path
         let perMinute = settings.requestsPerMinute[key] ?? settings.defaultRequestsPerMinute

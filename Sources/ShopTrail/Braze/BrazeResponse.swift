@@ -130,7 +130,8 @@ extension BrazeAnswer {
     /// `Retry-After` in (possibly fractional) seconds; the HTTP-date form is not used by Braze and is ignored.
     static func parseRetryAfter(_ value: String) -> Duration? {
         guard let seconds = Double(value.trimmingCharacters(in: .whitespaces)), seconds.isFinite, seconds >= 0 else { return nil }
-        return .milliseconds(Int64((seconds * 1000).rounded()))
+        // Bounded before converting: a hostile or broken `Retry-After: 1e300` must not trap.
+        return .milliseconds(Int64.boundedMillis(seconds * 1000, limit: 86_400_000))
     }
 
     static func scrub(_ text: String, secret: String) -> String {

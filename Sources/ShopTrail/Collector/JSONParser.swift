@@ -83,12 +83,13 @@ public struct JSONParser {
         if depth > maxDepth { throw fail("nesting deeper than \(maxDepth) levels") }
         index += 1
         var members: [(key: String, value: JSONValue)] = []
+        var names = MemberNames()
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return .object(JSONObject(members)) }
         while true {
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw fail("expected a member name in double quotes") }
-            let key = try parseString()
+            let key = try parseMemberName(&names)
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw fail("expected ':' after a member name") }
             index += 1
@@ -127,6 +128,23 @@ public struct JSONParser {
         }
     }
 
+    /// A member name, decoded, refused when it repeats an earlier name of the same object (after
+    /// decoding, so `"a"` and `"\u0061"` are the same name) or holds NUL (C strings and SQLite's JSON
+    /// functions would read a shorter name than this parser did). One reading for every consumer.
+    private mutating func parseMemberName(_ names: inout MemberNames) throws(JSONParseError) -> String {
+        let start = index
+        let key = try parseString()
+        if key.utf8.contains(0) {
+            index = start
+            throw fail("NUL character in a member name")
+        }
+        guard names.insert(key) else {
+            index = start
+            throw fail("duplicate member name")
+        }
+        return key
+    }
+
     private mutating func parseNumber() throws(JSONParseError) -> String {
         let start = index
         try scanNumber()
@@ -145,10 +163,13 @@ public struct JSONParser {
             skipWhitespace()
             if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return true }
             var ascii = true
+            var names = MemberNames()
             while true {
                 skipWhitespace()
                 guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw fail("expected a member name in double quotes") }
-                ascii = try skipString() && ascii
+                // Names are decoded even here: a duplicate spelled with an escape must not slip past.
+                let key = try parseMemberName(&names)
+                ascii = key.utf8.allSatisfy { $0 < 0x80 } && ascii
                 skipWhitespace()
                 guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw fail("expected ':' after a member name") }
                 index += 1
@@ -332,5 +353,21 @@ public struct JSONParser {
             index += 1
         }
         return value
+    }
+}
+
+/// The names seen in one object: a linear scan while small, a hash set past that, so an object with
+/// thousands of members costs linear time, not quadratic.
+private struct MemberNames {
+    private var small: [String] = []
+    private var large: Set<String>?
+
+    /// False when `name` was already there.
+    mutating func insert(_ name: String) -> Bool {
+        if large != nil { return large?.insert(name).inserted ?? false }
+        if small.contains(name) { return false }
+        small.append(name)
+        if small.count > 16 { large = Set(small); small = [] }
+        return true
     }
 }

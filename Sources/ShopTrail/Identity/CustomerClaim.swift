@@ -4,92 +4,85 @@ import Foundation
 /// A customer identity found in an event, after checking where it came from.
 public struct CustomerClaim: Sendable, Equatable {
     public var customerId: String
+    /// An email the evidence vouches for (signed by the shop's Liquid render, or in an HMAC-verified
+    /// webhook): it may derive the Braze `external_id` under the email strategies.
     public var email: String?
+    /// Profile attributes, filled only from HMAC-verified webhooks: browser data never writes a
+    /// name or a phone to Braze.
     public var firstName: String?
     public var lastName: String?
     public var phone: String?
     public var evidence: LinkEvidence
 }
 
-/// Why a customer claim in a beacon was refused (logged as a security event).
-public enum RefusedClaim: String, Sendable, Equatable {
+/// Why a customer claim in a beacon was refused (counted as a security event).
+public enum RefusedClaim: String, Sendable, Equatable, Error {
     case unsigned
     case badSignature = "bad_signature"
     case expiredSignature = "expired_signature"
     case noSecret = "no_snippet_secret"
 }
 
-/// Reads and verifies the identities the server can trust in a stored event.
+/// The one place that decides what in a storefront or pixel event counts as identity evidence.
+///
+/// Only two things a browser sends can identify it, and the browser can forge neither:
+/// - the App Proxy identity in the event's `verified` column: written by the server after
+///   Shopify's HMAC over the forwarded query verified with the app's API secret;
+/// - the Liquid-signed customer in `context.customer` `{id, email, ts, sig}`: hex HMAC-SHA256 of
+///   `"{shop}:{id}:{email}:{ts}"` keyed with the shop's snippet secret, rendered by Shopify's
+///   servers, bound to the shop so a signature of one shop is void on another.
+/// Anything else (an unsigned id, an email typed in a form, the pixel's checkout customer) is not
+/// evidence. HMAC-verified order and checkout webhooks link through cart tokens in the processor.
 public enum CustomerClaims {
     /// A Liquid signature stays valid this long after the page was rendered (pages left open, beacons retried).
     static let maxSignatureAgeMillis: EpochMillis = 48 * 3_600_000
+    /// A signature may be this far in the future (the shop's clock against ours).
+    static let maxSignatureLeadMillis: EpochMillis = 300_000
 
     /// The claim an event carries, or why its customer claim was refused, or neither.
     ///
-    /// `context` is the batch context: `$app_proxy` (written by the server after verifying Shopify's
-    /// signature; clients cannot send `$` keys) or `customer` `{id, email, ts, sig}` signed by the
-    /// snippet: hex HMAC-SHA256 of `"{id}:{email}:{ts}"` keyed with the shop's snippet secret.
-    public static func read(context: JSONObject?, properties: JSONObject?, eventName: String, source: EventSource,
-                            receivedAt: EpochMillis, snippetSecret: Secret?) -> (claim: CustomerClaim?, refused: RefusedClaim?) {
-        let customer = context?["customer"]?.objectValue
-        if let proxy = context?[ServerContext.appProxyKey]?.objectValue, let id = proxy["logged_in_customer_id"]?.idString, !id.isEmpty {
+    /// `verified` is the event's server-written `verified` object; `context` the client's batch context.
+    public static func read(verified: JSONObject?, context: JSONObject?, receivedAt: EpochMillis, shop: String,
+                            snippetSecret: Secret?) -> (claim: CustomerClaim?, refused: RefusedClaim?) {
+        let signed = context?["customer"]?.objectValue.flatMap {
+            signedCustomer($0, shop: shop, receivedAt: receivedAt, snippetSecret: snippetSecret)
+        }
+        if let proxy = verified?[ServerContext.appProxyKey]?.objectValue, let id = proxy["logged_in_customer_id"]?.idString, !id.isEmpty {
             var claim = CustomerClaim(customerId: id, evidence: .appProxy)
-            // Names and email from the page only when the page speaks of the same customer.
-            if let customer, customer["id"]?.idString == id { fillAttributes(&claim, from: customer) }
+            // The page's email only when the snippet signed it for this same customer.
+            if case .success(let page)? = signed, page.customerId == id { claim.email = page.email }
             return (claim, nil)
         }
-        if let customer, let id = customer["id"]?.idString, !id.isEmpty {
-            guard let secret = snippetSecret, !secret.value.isEmpty else { return (nil, .noSecret) }
-            guard let sig = customer["sig"]?.stringValue, let ts = customer["ts"]?.idString, let seconds = Int64(ts) else { return (nil, .unsigned) }
-            let expected = signature(customerId: id, email: customer["email"]?.stringValue ?? "", timestamp: ts, secret: secret)
-            guard ConstantTime.equal(Array(expected.utf8), Array(sig.lowercased().utf8)) else { return (nil, .badSignature) }
-            let age = receivedAt - seconds * 1000
-            guard age <= maxSignatureAgeMillis, age >= -300_000 else { return (nil, .expiredSignature) }
-            var claim = CustomerClaim(customerId: id, evidence: .signedCustomer)
-            fillAttributes(&claim, from: customer)
-            return (claim, nil)
+        switch signed {
+        case .none: return (nil, nil)
+        case .some(.success(let claim)): return (claim, nil)
+        case .some(.failure(let refused)): return (nil, refused)
         }
-        // The pixel runs in Shopify's checkout sandbox: its customer is Shopify's, weakest evidence.
-        if source == .pixel, eventName == StorefrontEventName.checkoutCompleted.rawValue,
-           let customer = properties?["customer"]?.objectValue, let id = customer["id"]?.idString, !id.isEmpty {
-            var claim = CustomerClaim(customerId: id, evidence: .pixelCheckout)
-            fillAttributes(&claim, from: customer)
-            return (claim, nil)
-        }
-        return (nil, nil)
     }
 
-    /// The snippet's signature: hex HMAC-SHA256 of `"{id}:{email}:{ts}"` keyed with the snippet secret
-    /// (what Liquid's `hmac_sha256` filter computes in the generated snippet).
-    public static func signature(customerId: String, email: String, timestamp: String, secret: Secret) -> String {
-        let mac = HMAC<SHA256>.authenticationCode(for: Array("\(customerId):\(email):\(timestamp)".utf8), using: SymmetricKey(data: Array(secret.value.utf8)))
+    /// The snippet's signed customer, verified; a context `customer` without an id claims nothing.
+    private static func signedCustomer(_ customer: JSONObject, shop: String, receivedAt: EpochMillis,
+                                       snippetSecret: Secret?) -> Result<CustomerClaim, RefusedClaim>? {
+        guard let id = customer["id"]?.idString, !id.isEmpty else { return nil }
+        guard let secret = snippetSecret, !secret.value.isEmpty else { return .failure(.noSecret) }
+        guard let sig = customer["sig"]?.stringValue, let ts = customer["ts"]?.idString, let seconds = Int64(ts) else { return .failure(.unsigned) }
+        let email = customer["email"]?.stringValue ?? ""
+        let expected = signature(shop: shop, customerId: id, email: email, timestamp: ts, secret: secret)
+        guard ConstantTime.equal(Array(expected.utf8), Array(sig.lowercased().utf8)) else { return .failure(.badSignature) }
+        // Overflow-checked: even a correctly signed timestamp is outside data.
+        let (renderedAt, o1) = seconds.multipliedReportingOverflow(by: 1000)
+        let (age, o2) = receivedAt.subtractingReportingOverflow(renderedAt)
+        guard !o1, !o2, age <= maxSignatureAgeMillis, age >= -maxSignatureLeadMillis else { return .failure(.expiredSignature) }
+        var claim = CustomerClaim(customerId: id, evidence: .signedCustomer)
+        claim.email = email.isEmpty ? nil : email
+        return .success(claim)
+    }
+
+    /// The snippet's signature: hex HMAC-SHA256 of `"{shop}:{id}:{email}:{ts}"` keyed with the snippet
+    /// secret (what Liquid's `hmac_sha256` filter computes in the generated snippet).
+    public static func signature(shop: String, customerId: String, email: String, timestamp: String, secret: Secret) -> String {
+        let message = "\(shop):\(customerId):\(email):\(timestamp)"
+        let mac = HMAC<SHA256>.authenticationCode(for: Array(message.utf8), using: SymmetricKey(data: Array(secret.value.utf8)))
         return mac.map { String(format: "%02x", $0) }.joined()
-    }
-
-    private static func fillAttributes(_ claim: inout CustomerClaim, from customer: JSONObject) {
-        claim.email = customer["email"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 }
-        claim.firstName = (customer["first_name"] ?? customer["firstName"])?.stringValue
-        claim.lastName = (customer["last_name"] ?? customer["lastName"])?.stringValue
-        claim.phone = customer["phone"]?.stringValue
-    }
-}
-
-extension JSONValue {
-    /// A Shopify id as a string, whether sent as a string or a number (numbers keep every digit here).
-    var idString: String? {
-        switch self {
-        case .string(let s): s
-        case .number(let n) where !n.contains(".") && !n.contains("e") && !n.contains("E"): n
-        default: nil
-        }
-    }
-
-    /// A number (or a numeric string) as a Double.
-    var doubleValue: Double? {
-        switch self {
-        case .number(let n): Double(n)
-        case .string(let s): Double(s)
-        default: nil
-        }
     }
 }

@@ -29,12 +29,16 @@ public enum LinkEvidence: String, Sendable, CaseIterable, Comparable {
     case signedCustomer = "signed_customer"
     /// A checkout or order whose cart or checkout token this visitor was seen with.
     case cartToken = "cart_token"
-    /// The Custom Pixel's `checkout_completed` with a customer.
+    /// No longer produced: the pixel's checkout customer is unsigned browser data. Kept so that links
+    /// recorded by earlier versions still read back.
     case pixelCheckout = "pixel_checkout"
 
     /// Lower is stronger.
     var rank: Int { Self.allCases.firstIndex(of: self) ?? Self.allCases.count }
     public static func < (lhs: LinkEvidence, rhs: LinkEvidence) -> Bool { lhs.rank < rhs.rank }
+
+    /// The claim was read from an HMAC-verified Shopify payload, so its names and phone may be written to Braze.
+    var isShopifyVerifiedPayload: Bool { self == .cartToken }
 }
 
 /// A Shopify customer and the attributes last written to Braze (so only changes are sent).

@@ -33,7 +33,7 @@ struct EcommerceMapper {
             return ("ecommerce.product_viewed", JSONObject(out.map { (key: $0.0, value: $0.1) }))
         case .legacy:
             var out: [(String, JSONValue)] = [("id", .string(productId)), ("title", .string(title))]
-            if let cents { out.append(("price", .number(String(Int64(cents.rounded()))))) }
+            if let cents = p["price"]?.minorUnits { out.append(("price", .number(String(cents)))) }
             if let vendor = p["vendor"]?.stringValue { out.append(("vendor", .string(vendor))) }
             if let image = (p["image_url"] ?? p["image"])?.stringValue { out.append(("images", .array([.string(absolute(image))]))) }
             out.append(("shopify_storefront", .string(shopDomain)))
@@ -49,18 +49,18 @@ struct EcommerceMapper {
         var signature: [String] = []
         for item in items {
             guard let line = item.objectValue, let productId = line["product_id"]?.idString, let variantId = line["variant_id"]?.idString,
-                  let quantity = line["quantity"]?.doubleValue, quantity > 0 else { continue }
+                  let quantity = line["quantity"]?.quantityValue, quantity > 0 else { continue }
             let name = (line["product_title"] ?? line["title"] ?? line["product_name"])?.stringValue ?? productId
             let unit = (line["final_price"] ?? line["price"])?.doubleValue ?? 0
             var product: [(String, JSONValue)] = [
                 ("product_id", .string(productId)), ("product_name", .string(name)), ("variant_id", .string(variantId)),
-                ("quantity", .number(String(Int(quantity)))), ("price", Self.decimal(unit)),
+                ("quantity", .number(String(quantity))), ("price", Self.decimal(unit)),
             ]
             if let image = (line["image"] ?? line["image_url"])?.stringValue { product.append(("image_url", .string(absolute(image)))) }
             if let url = (line["url"] ?? line["product_url"])?.stringValue { product.append(("product_url", .string(absolute(url)))) }
             if let sku = line["sku"]?.stringValue, !sku.isEmpty { product.append(("metadata", .object(JSONObject([("sku", .string(sku))])))) }
             products.append(.object(JSONObject(product.map { (key: $0.0, value: $0.1) })))
-            signature.append("\(variantId)*\(Int(quantity))*\(Int64(unit))")
+            signature.append("\(variantId)*\(quantity)*\(Int64(unit.rounded()))")
         }
         guard !products.isEmpty else { return nil }
         let total = p["total_price"]?.doubleValue ?? 0
@@ -94,13 +94,14 @@ struct EcommerceMapper {
             guard let line = item.objectValue else { continue }
             let variant = line["variant"]?.objectValue
             let product = variant?["product"]?.objectValue
-            guard let variantId = (variant?["id"] ?? line["variant_id"])?.idString else { continue }
+            guard let variantId = (variant?["id"] ?? line["variant_id"])?.idString,
+                  let quantity = JSONValue.quantity(line["quantity"], ifAbsent: 1) else { continue }
             var out: [(key: String, value: JSONValue)] = []
             if let productId = (product?["id"] ?? line["product_id"])?.idString { out.append(("product_id", .string(productId))) }
             if let name = (product?["title"] ?? line["title"])?.stringValue { out.append(("product_name", .string(name))) }
             out.append(("variant_id", .string(variantId)))
             if let title = (variant?["title"] ?? line["variant_title"])?.stringValue { out.append(("variant_title", .string(title))) }
-            out.append(("quantity", .number(String(Int(line["quantity"]?.doubleValue ?? 1)))))
+            out.append(("quantity", .number(String(quantity))))
             if let price = (variant?["price"]?.objectValue?["amount"] ?? line["price"])?.doubleValue { out.append(("price", .number(String(price)))) }
             if let sku = (variant?["sku"] ?? line["sku"])?.stringValue, !sku.isEmpty { out.append(("sku", .string(sku))) }
             if let vendor = (product?["vendor"] ?? line["vendor"])?.stringValue { out.append(("vendor", .string(vendor))) }

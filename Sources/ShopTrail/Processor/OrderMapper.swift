@@ -24,14 +24,14 @@ struct OrderMapper {
     /// Line items as Braze's `products[]`.
     static func products(_ lines: JSONValue?) -> JSONValue {
         .array((lines?.arrayValue ?? []).compactMap { item in
-            guard let line = item.objectValue else { return nil }
+            guard let line = item.objectValue, let quantity = JSONValue.quantity(line["quantity"], ifAbsent: 1) else { return nil }
             let productId = line["product_id"]?.idString ?? line["id"]?.idString ?? ""
             let sku = string(line["sku"])
             return .object(object([
                 ("product_id", .string(productId)),
                 ("product_name", .string(line["title"]?.stringValue ?? line["name"]?.stringValue ?? productId)),
                 ("variant_id", .string(line["variant_id"]?.idString ?? productId)),
-                ("quantity", .number(String(Int(line["quantity"]?.doubleValue ?? 1)))),
+                ("quantity", .number(String(quantity))),
                 ("price", money(line["price"])),
                 ("metadata", sku.map { .object(JSONObject([("sku", $0)])) }),
             ]))
@@ -88,10 +88,11 @@ struct OrderMapper {
     /// Legacy naming: one Braze purchase per line item.
     func purchases(_ order: JSONObject) -> [JSONObject] {
         (order["line_items"]?.arrayValue ?? []).compactMap { item in
-            guard let line = item.objectValue, let productId = line["product_id"]?.idString else { return nil }
+            guard let line = item.objectValue, let productId = line["product_id"]?.idString,
+                  let quantity = JSONValue.quantity(line["quantity"], ifAbsent: 1) else { return nil }
             return Self.object([
                 ("product_id", .string(productId)), ("currency", Self.string(order["currency"]) ?? .string("USD")),
-                ("price", Self.money(line["price"])), ("quantity", .number(String(Int(line["quantity"]?.doubleValue ?? 1)))),
+                ("price", Self.money(line["price"])), ("quantity", .number(String(quantity))),
                 ("properties", .object(Self.object([
                     ("name", Self.string(line["title"])), ("sku", Self.string(line["sku"])), ("variant_id", line["variant_id"]?.idString.map(JSONValue.string)),
                     ("variant_title", Self.string(line["variant_title"])), ("vendor", Self.string(line["vendor"])), ("source", .string("shopify")),

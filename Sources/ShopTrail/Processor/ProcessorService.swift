@@ -5,7 +5,17 @@ import ServiceLifecycle
 /// Reads the event log by position and hands each event to the `StorefrontProcessor`; a chunk's
 /// identity changes, Braze operations and the new position commit in one transaction, so the
 /// processor resumes exactly where it stopped and re-processing never duplicates an operation.
+///
+/// Crash-only safety net: a run marks itself running. After an unclean stop (the process died, maybe
+/// on an event it cannot handle) the next run handles the first `chunkSize` events one at a time,
+/// committing each one's position as "attempting" before handling it; if the process dies again, the
+/// run after finds that position and quarantines the event instead of dying on it a third time. An
+/// event whose handling throws (other than a transient storage error) is quarantined at once. So one
+/// poison event never stops a shop's pipeline (README, "Processor: poison events").
 public final class ProcessorService: Service {
+    /// A test-only fault, called before each event is handled (`SHOPTRAIL_TEST_FAULT_EVENT_ID`).
+    public typealias FaultHook = @Sendable (LoggedEvent) throws -> Void
+
     private let database: SQLiteDatabase
     private let processor: StorefrontProcessor
     private let shops: [ShopConfig]
@@ -17,6 +27,7 @@ public final class ProcessorService: Service {
     private let idlePollMillis: EpochMillis
     /// Work per transaction before it commits and lets writers of beacons and webhooks in.
     private let transactionBudgetMillis: Int64 = 10
+    private let faultHook: FaultHook?
     static let positionName = "storefront"
 
     /// How far the processor has read the log.
@@ -24,40 +35,133 @@ public final class ProcessorService: Service {
         try Int64.fetchOne(db, sql: "SELECT position FROM processor_position WHERE name = ?", arguments: [positionName]) ?? 0
     }
 
+    static func setPosition(_ db: Database, _ position: Int64) throws {
+        try db.execute(sql: "INSERT OR REPLACE INTO processor_position (name, position) VALUES (?, ?)", arguments: [positionName, position])
+    }
+
     public init(database: SQLiteDatabase, config: ShopTrailConfig, clock: any WallClock = SystemClock(), chunkSize: Int = 500,
-                idlePollMillis: EpochMillis = 100, logger: Logger) {
+                idlePollMillis: EpochMillis = 100, faultHook: FaultHook? = nil, logger: Logger) {
         self.database = database
         self.chunkSize = chunkSize
         self.idlePollMillis = idlePollMillis
         self.shops = config.shops
         self.processor = StorefrontProcessor(shops: config.shops, exportDirectory: config.server.dataDir, logger: logger)
         self.clock = clock
+        self.faultHook = faultHook
         self.logger = logger
     }
 
     public func run() async throws {
         await cancelWhenGracefulShutdown {
+            // Events to handle one at a time before going back to chunks.
+            var careful = 0
+            do {
+                careful = try await self.beginRun()
+            } catch {
+                self.logger.error("processor could not record its start", metadata: ["error": "\(error)"])
+            }
             var lastPurge: EpochMillis = 0
             while !Task.isCancelled {
                 do {
-                    let done = try await self.processChunk()
+                    let done: Int
+                    if careful > 0 {
+                        done = try await self.processOneAlone()
+                        careful = done == 0 ? 0 : careful - 1
+                    } else {
+                        done = try await self.processChunk()
+                    }
                     if self.clock.now() - lastPurge > 3_600_000 {
                         lastPurge = self.clock.now()
                         try await self.purgeHeld()
                     }
                     if done == 0 { try? await Task.sleep(for: .milliseconds(self.idlePollMillis)) }
                 } catch {
-                    self.logger.error("processor chunk failed; retrying", metadata: ["error": "\(error)"])
+                    self.logger.error("processor failed; retrying event by event", metadata: ["error": "\(error)"])
+                    // A chunk that fails is retried one event at a time, so a bad event is found and set aside.
+                    careful = max(careful, self.chunkSize)
                     try? await Task.sleep(for: .seconds(1))
                 }
             }
+            self.endRun()
         }
+    }
+
+    /// Records the start of a run; after an unclean stop, quarantines the event the last run died on
+    /// while handling it alone, and returns how many events to handle alone now.
+    func beginRun() async throws -> Int {
+        let now = clock.now()
+        let chunkSize = self.chunkSize
+        let (careful, quarantined) = try await database.pool.write { db -> (Int, Int64?) in
+            let previous = try SQLiteProcessorRun.begin(db, at: now)
+            guard previous.unclean else { return (0, nil) }
+            guard let poison = previous.attempting, poison > (try Self.position(db)) else { return (chunkSize, nil) }
+            try SQLiteProcessorRun.quarantine(db, position: poison, reason: "the process stopped twice while handling this event", at: now)
+            try Self.setPosition(db, poison)
+            return (chunkSize, poison)
+        }
+        if let quarantined {
+            logger.critical("processor quarantined an event it died on", metadata: ["position": "\(quarantined)"])
+        } else if careful > 0 {
+            logger.warning("processor did not stop cleanly; handling the next events one at a time", metadata: ["events": "\(careful)"])
+        }
+        return careful
+    }
+
+    /// Records a clean stop. Synchronous on purpose: the task is cancelled by now, and this must still be written.
+    private func endRun() {
+        do {
+            try database.pool.write { db in try SQLiteProcessorRun.end(db) }
+        } catch {
+            logger.error("processor could not record its clean stop", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Handles the next event alone, its position committed as "attempting" first; returns 0 when the log is drained.
+    func processOneAlone() async throws -> Int {
+        let next = try await database.pool.write { db -> LoggedEvent? in
+            guard let event = try Row.fetchOne(db, sql: "SELECT \(SQLiteEventStore.eventColumns) FROM events WHERE position > ? ORDER BY position LIMIT 1",
+                                               arguments: [try Self.position(db)]).map(SQLiteEventStore.loggedEvent) else { return nil }
+            try SQLiteProcessorRun.setAttempting(db, event.position)
+            return event
+        }
+        guard let event = next else { return 0 }
+        do {
+            try await database.pool.write { db in
+                try self.handle(event, state: SQLiteProcessorState(db))
+                try Self.setPosition(db, event.position)
+                try SQLiteProcessorRun.setAttempting(db, nil)
+            }
+        } catch where Self.isTransient(error) {
+            try? await database.pool.write { db in try SQLiteProcessorRun.setAttempting(db, nil) }
+            throw error
+        } catch {
+            let now = clock.now()
+            try await database.pool.write { db in
+                try SQLiteProcessorRun.quarantine(db, position: event.position, reason: "processing failed: \(error)", at: now)
+                try Self.setPosition(db, event.position)
+                try SQLiteProcessorRun.setAttempting(db, nil)
+            }
+            logger.error("processor quarantined an event", metadata: ["shop": .string(event.event.shop), "position": "\(event.position)",
+                                                                       "event": .string(event.event.name), "error": "\(error)"])
+        }
+        return 1
+    }
+
+    /// Storage that could not answer now (busy, full, I/O): worth retrying, never a reason to set an event aside.
+    static func isTransient(_ error: any Error) -> Bool {
+        guard let error = error as? DatabaseError else { return error is CancellationError }
+        return [ResultCode.SQLITE_BUSY, .SQLITE_LOCKED, .SQLITE_FULL, .SQLITE_IOERR, .SQLITE_CANTOPEN, .SQLITE_NOMEM, .SQLITE_READONLY,
+                .SQLITE_INTERRUPT, .SQLITE_PROTOCOL].contains(error.resultCode)
+    }
+
+    private func handle(_ event: LoggedEvent, state: any ProcessorState) throws {
+        try faultHook?(event)
+        try processor.process(event, state: state)
     }
 
     /// Processes the next chunk of the log; returns how many events it read.
     @discardableResult
     public func processChunk() async throws -> Int {
-        let processor = self.processor
         let limit = chunkSize
         let budget = Duration.milliseconds(transactionBudgetMillis)
         return try await database.pool.write { db in
@@ -72,11 +176,11 @@ public final class ProcessorService: Service {
             let started = clock.now
             var done = 0
             for event in events {
-                try processor.process(event, state: state)
+                try self.handle(event, state: state)
                 done += 1
                 if clock.now - started > budget { break }
             }
-            try db.execute(sql: "INSERT OR REPLACE INTO processor_position (name, position) VALUES (?, ?)", arguments: [Self.positionName, events[done - 1].position])
+            try Self.setPosition(db, events[done - 1].position)
             return done
         }
     }
@@ -84,6 +188,41 @@ public final class ProcessorService: Service {
     /// Processes until the log is drained (tests and tools).
     public func drain() async throws {
         while try await processChunk() > 0 {}
+    }
+
+    /// The quarantined events, oldest first.
+    public func quarantined(shop: String? = nil, limit: Int = 100) async throws -> [QuarantinedEvent] {
+        try await database.pool.read { db in try SQLiteProcessorRun.quarantined(db, shop: shop, limit: limit) }
+    }
+
+    /// How many events are quarantined (for a shop, or all).
+    public func quarantineCount(shop: String? = nil) async throws -> Int {
+        try await database.pool.read { db in try SQLiteProcessorRun.quarantineCount(db, shop: shop) }
+    }
+
+    /// Handles quarantined events again (after a fix); each that succeeds leaves the quarantine.
+    /// Returns how many were released and the reasons of those that failed again.
+    public func retryQuarantined(positions: [Int64]? = nil) async throws -> (released: Int, failed: [String]) {
+        var chosen = positions ?? []
+        if positions == nil { chosen = try await quarantined(limit: Int.max).map(\.position) }
+        var released = 0
+        var failed: [String] = []
+        for position in chosen {
+            do {
+                try await database.pool.write { db in
+                    if let event = try SQLiteProcessorRun.event(db, position: position) { try self.handle(event, state: SQLiteProcessorState(db)) }
+                    try SQLiteProcessorRun.release(db, position: position)
+                }
+                released += 1
+            } catch {
+                let now = clock.now()
+                try await database.pool.write { db in
+                    try SQLiteProcessorRun.quarantine(db, position: position, reason: "retry failed: \(error)", at: now)
+                }
+                failed.append("\(position): \(error)")
+            }
+        }
+        return (released, failed)
     }
 
     /// Hold mode: events of visitors never identified are deleted after the shop's hold window.

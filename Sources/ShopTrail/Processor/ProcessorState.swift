@@ -13,6 +13,9 @@ public protocol ProcessorState {
     func save(_ cart: CartSnapshot) throws
     /// Carts the visitor was seen with, most recent first.
     func carts(shop: String, visitorId: String) throws -> [CartSnapshot]
+    /// Forgets what ties the visitor's behaviour so far to it (its product-view history and its carts'
+    /// owner), when another customer takes over the device.
+    func detachBehaviour(shop: String, visitorId: String) throws
     /// When this visitor last had this product view sent or held (for de-duplication), then records `time`.
     func swapProductView(shop: String, visitorId: String, productKey: String, time: EpochMillis) throws -> EpochMillis?
     /// The visitor's stored events with these names at or after `since` and before `position`, oldest first.

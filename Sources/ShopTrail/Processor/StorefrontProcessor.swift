@@ -39,14 +39,15 @@ public struct StorefrontProcessor: Sendable {
         }
         guard let visitorId = event.visitorId, try state.uninstalledAt(shop: shop.domain) == nil else { return }
         let context = event.context.flatMap { try? JSONParser.parse(Array($0.utf8)) }?.objectValue
+        let verified = event.verified.flatMap { try? JSONParser.parse(Array($0.utf8)) }?.objectValue
         let properties = (try? JSONParser.parse(Array(event.properties.utf8)))?.objectValue ?? JSONObject()
         var visitor = try state.visitor(shop: shop.domain, id: visitorId) ?? Visitor(shop: shop.domain, id: visitorId, firstSeen: event.time)
         visitor.lastSeen = max(visitor.lastSeen, event.time)
         var ops = OperationBuilder(shop: shop.domain, event: logged)
 
         // 1. Who is this? Verified evidence only.
-        let (claim, refused) = CustomerClaims.read(context: context, properties: properties, eventName: event.name, source: event.source,
-                                                   receivedAt: event.receivedAt, snippetSecret: shop.snippetSecret)
+        let (claim, refused) = CustomerClaims.read(verified: verified, context: context, receivedAt: event.receivedAt, shop: shop.domain,
+                                                   snippetSecret: shop.snippetSecret)
         if let refused {
             try state.securityEvent(shop: shop.domain, visitorId: visitorId, kind: "customer_claim_refused", detail: refused.rawValue, at: event.receivedAt)
             logger.warning("customer claim refused", metadata: ["shop": .string(shop.domain), "visitor": .string(visitorId), "reason": .string(refused.rawValue)])
@@ -160,15 +161,24 @@ public struct StorefrontProcessor: Sendable {
     private func identify(_ visitor: inout Visitor, claim: CustomerClaim, at time: EpochMillis, shop: ShopConfig,
                           state: any ProcessorState, ops: inout OperationBuilder) throws {
         var customer = try state.customer(shop: shop.domain, id: claim.customerId) ?? Customer(shop: shop.domain, id: claim.customerId)
+        // The email may come from a signed claim (it derives the external id); names and phone only
+        // from a verified webhook. Browser data never writes a Braze attribute (README, Security).
         if let email = claim.email { customer.email = email }
-        if let v = claim.firstName { customer.firstName = v }
-        if let v = claim.lastName { customer.lastName = v }
-        if let v = claim.phone { customer.phone = v }
+        let writesAttributes = claim.evidence.isShopifyVerifiedPayload
+        if writesAttributes {
+            if let v = claim.firstName { customer.firstName = v }
+            if let v = claim.lastName { customer.lastName = v }
+            if let v = claim.phone { customer.phone = v }
+        }
 
         let previous = visitor.customerId
         if previous != claim.customerId {
-            // The pixel's checkout customer is the weakest evidence: it links an anonymous visitor, never re-links.
-            if previous != nil, claim.evidence == .pixelCheckout { return }
+            if let previous {
+                // Another customer on this device: what the visitor did so far stays with `previous` or
+                // is dropped, never handed to the new customer (README, Identity: shared devices).
+                try abandonment.customerChanged(visitorId: visitor.id, from: previous, at: time, shop: shop, state: state)
+                try state.detachBehaviour(shop: shop.domain, visitorId: visitor.id)
+            }
             visitor.customerId = claim.customerId
             visitor.linkedAt = time
             visitor.evidence = claim.evidence
@@ -188,9 +198,11 @@ public struct StorefrontProcessor: Sendable {
             ops.identify(visitor: visitor.id, externalId: externalId)
             visitor.aliasIdentifiedAs = externalId
         }
-        // Standard attributes, only when they changed.
-        let changed = customer.changedAttributes(customer.standardAttributes)
-        if !changed.isEmpty { ops.attributes(target, JSONObject(changed)) }
+        // Standard attributes from a verified webhook, only when they changed.
+        if writesAttributes {
+            let changed = customer.changedAttributes(customer.standardAttributes)
+            if !changed.isEmpty { ops.attributes(target, JSONObject(changed)) }
+        }
         try state.save(customer)
 
         guard previous != claim.customerId else { return }

@@ -245,7 +245,7 @@ public final class ShopifyAdminClient: Sendable {
     /// The wait after a THROTTLED answer: `Retry-After`, else the time the bucket needs for the cost, else 1 s.
     private func throttleWait(retryAfter: String?, requested: Double) -> EpochMillis {
         if let header = retryAfter.flatMap({ Double($0.trimmingCharacters(in: .whitespaces)) }), header.isFinite, header >= 0 {
-            return max(1, EpochMillis((header * 1000).rounded(.up)))
+            return max(1, Int64.boundedMillis(header * 1000))
         }
         let now = clock.now()
         let computed = state.withLock { $0.bucket.waitMillis(for: requested, at: now) }

@@ -58,7 +58,7 @@ public struct ShopifyThrottleBucket: Sendable, Equatable {
         guard available < needed else { return 0 }
         // No refill means the status is odd: poll once a second rather than wait forever.
         guard status.restoreRate > 0 else { return 1_000 }
-        return max(1, EpochMillis(((needed - available) / status.restoreRate * 1000).rounded(.up)))
+        return max(1, Int64.boundedMillis((needed - available) / status.restoreRate * 1000))
     }
 
     /// A query of `cost` leaves at `now`: its points count as spent until its answer says otherwise.

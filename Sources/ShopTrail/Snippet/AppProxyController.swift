@@ -5,7 +5,7 @@ import Hummingbird
 ///
 /// Configure the app's proxy URL as `{server.public_url}/proxy`. The request is trusted only after
 /// the signature verifies with the shop's `shopify.api_secret`; then `logged_in_customer_id` is
-/// recorded with every event as the server-written context key `$app_proxy` (see `ServerContext`).
+/// recorded with every event in the log's `verified` column, which no request body can write (see `ServerContext`).
 public struct AppProxyController: Sendable {
     public static let path = "/proxy/v1/batch"
     let ingest: BeaconIngest
@@ -35,6 +35,6 @@ public struct AppProxyController: Sendable {
             guard shop.domain == identity.shop else {
                 throw APIError(.forbidden, "shop_mismatch", "the write_key belongs to \(shop.domain), but the App Proxy request is for \(identity.shop)", field: "write_key")
             }
-        }, stamp: { ServerContext.adding(identity, to: $0) })
+        }, verified: ServerContext.verified(identity))
     }
 }

@@ -15,18 +15,28 @@ public struct AppProxyIdentity: Sendable, Equatable {
 /// Shopify's rule (shared/reference/shopify.md §7): remove `signature`, sort the parameters by
 /// name, join each as `name=value` (values of a repeated name joined with `,`, not URL-encoded),
 /// concatenate with no separator, and compare `hex(HMAC-SHA256(api_secret, message))` in
-/// constant time. `shop`, `signature` and `timestamp` must appear once, and the timestamp must be
-/// fresh, so a captured URL cannot be replayed for long.
+/// constant time. `shop`, `signature` and `timestamp` must be present, and no parameter that carries
+/// identity or routing (`shop`, `signature`, `timestamp`, `logged_in_customer_id`, `path_prefix`)
+/// may appear twice: Shopify signs a repeated name as its values joined with `,`, so
+/// `logged_in_customer_id=999&logged_in_customer_id=555` would verify while naming two customers.
+/// Other repeated names (the storefront's own query, as in Shopify's `extra=1&extra=2` example) are
+/// signed and harmless. The timestamp must be fresh, so a captured URL cannot be replayed for long.
 public enum AppProxySignature {
     /// How far Shopify's timestamp may be from our clock, either way.
     public static let maxSkewSeconds: Int64 = 300
+    /// Parameters that carry identity or routing: each at most once.
+    static let singleParameters = ["shop", "signature", "timestamp", "logged_in_customer_id", "path_prefix"]
+    static let requiredParameters: Set<String> = ["shop", "signature", "timestamp"]
 
     public static func verify(query: String?, secrets: [Secret], now: Int64) throws(APIError) -> AppProxyIdentity {
         let params = parse(query ?? "")
-        for name in ["shop", "signature", "timestamp"] {
+        for name in singleParameters {
             let count = params.filter { $0.name == name }.count
-            guard count == 1 else {
-                throw APIError(.unauthorized, "invalid_signature", count == 0 ? "the App Proxy parameter '\(name)' is missing" : "the App Proxy parameter '\(name)' appears \(count) times", field: name)
+            guard count <= 1 else {
+                throw APIError(.unauthorized, "invalid_signature", "the App Proxy parameter '\(name)' appears \(count) times", field: name)
+            }
+            guard count == 1 || !requiredParameters.contains(name) else {
+                throw APIError(.unauthorized, "invalid_signature", "the App Proxy parameter '\(name)' is missing", field: name)
             }
         }
         // The three lookups below cannot fail after the count check; `?? ""` keeps the path free of force unwraps.
@@ -42,7 +52,9 @@ public enum AppProxySignature {
         guard let timestamp = Int64(timestampText) else {
             throw APIError(.unauthorized, "invalid_signature", "the App Proxy timestamp is not a number", field: "timestamp")
         }
-        guard abs(now - timestamp) <= maxSkewSeconds else {
+        // Overflow-checked: a signed `timestamp=-9223372036854775808` must be refused, not trap.
+        let (skew, overflow) = now.subtractingReportingOverflow(timestamp)
+        guard !overflow, skew.magnitude <= UInt64(maxSkewSeconds) else {
             throw APIError(.unauthorized, "signature_expired", "the App Proxy timestamp is more than \(maxSkewSeconds) s from the server's clock", field: "timestamp")
         }
         let customer = params.first { $0.name == "logged_in_customer_id" }?.value

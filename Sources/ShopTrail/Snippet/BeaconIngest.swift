@@ -4,20 +4,20 @@ import NIOCore
 
 /// Reads, validates and commits a beacon for the routes that are not `/v1/batch` itself (the App
 /// Proxy and the Custom Pixel): the same schema, limits, clock correction and durability, with a
-/// different source, shop check and, for the App Proxy, a server-written context key.
+/// different source, shop check and, for the App Proxy, the server-verified identity (own column).
 struct BeaconIngest: Sendable {
     let collector: CollectorController
 
     /// - Parameters:
     ///   - authorize: refuses a shop this route may not write for.
-    ///   - stamp: rewrites the (validated) context before storage.
+    ///   - verified: what the server verified about the request, stored beside (never inside) the client's JSON.
     func ingest(
         _ request: Request, source: EventSource,
         authorize: (ShopConfig) throws(APIError) -> Void,
-        stamp: (String?) -> String? = { $0 }
+        verified: String? = nil
     ) async -> Response {
         do {
-            let result = try await accept(request, source: source, authorize: authorize, stamp: stamp)
+            let result = try await accept(request, source: source, authorize: authorize, verified: verified)
             let body = #"{"ok":true,"accepted":\#(result.inserted),"duplicates":\#(result.duplicates)}"#
             return Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: body)))
         } catch {
@@ -27,7 +27,7 @@ struct BeaconIngest: Sendable {
     }
 
     private func accept(
-        _ request: Request, source: EventSource, authorize: (ShopConfig) throws(APIError) -> Void, stamp: (String?) -> String?
+        _ request: Request, source: EventSource, authorize: (ShopConfig) throws(APIError) -> Void, verified: String?
     ) async throws(APIError) -> AppendResult {
         let limits = collector.limits
         let buffer = try await CollectorController.readBody(request, limits: limits)
@@ -38,11 +38,10 @@ struct BeaconIngest: Sendable {
         }
         try authorize(shop)
         let batch = try IncomingBatch.validate(envelope: envelope, writeKey: writeKey, limits: limits)
-        let context = stamp(batch.contextJSON)
         let events = try collector.makeEvents(batch, shop: shop, receivedAt: receivedAt).map { event in
             var event = event
             event.source = source
-            event.context = context
+            event.verified = verified
             return event
         }
         do {

@@ -30,7 +30,8 @@ enum EmbeddedAssets {
   public repositories.
 <%/secret_literal%>
   Customer signature: hex HMAC-SHA256, keyed with the snippet secret, of
-  "{customer.id}:{customer.email}:{unix seconds when the page was rendered}".
+  "{shop.permanent_domain}:{customer.id}:{customer.email}:{unix seconds when the page was rendered}"
+  (the shop is signed too, so a signature rendered for one shop is void on another).
 {%- endcomment -%}
 {%- unless request.design_mode -%}
 {%- liquid
@@ -41,7 +42,7 @@ enum EmbeddedAssets {
 {"write_key":<%& write_key_json %>,"endpoint":<%& endpoint_json %>,"cart":{{ routes.cart_url | append: '.js' | json }},
 "context":{"page":{"type":{{ request.page_type | json }}},"shop":{{ shop.permanent_domain | json }},"locale":{{ request.locale.iso_code | json }},"country":{{ localization.country.iso_code | json }},"currency":{{ cart.currency.iso_code | json }},"tracker":"<%& version %>"
 {%- if customer -%}
-{%- assign st_signed = customer.id | append: ':' | append: customer.email | append: ':' | append: st_now -%}
+{%- assign st_signed = shop.permanent_domain | append: ':' | append: customer.id | append: ':' | append: customer.email | append: ':' | append: st_now -%}
 ,"customer":{"id":{{ customer.id | append: '' | json }},"email":{{ customer.email | json }},"ts":{{ st_now | json }},"sig":<%#secret_literal%>{{ st_signed | hmac_sha256: <%& secret_literal %> | json }}<%/secret_literal%><%^secret_literal%>null<%/secret_literal%> }
 {%- endif -%}
 }
@@ -77,7 +78,8 @@ enum EmbeddedAssets {
 // save and connect.
 //
 // It sends the checkout events (which the theme snippet never sees) to ShopTrail with the pixel's
-// clientId, the checkout token (the join key with orders), the order id and the customer when present.
+// clientId, the checkout token (the join key with orders) and the order id. It sends no customer, email
+// or name: the server identifies the buyer from Shopify's signed order webhook with the same checkout token.
 (function () {
   var ENDPOINT = <%& endpoint_json %>;
   var WRITE_KEY = <%& write_key_json %>;
@@ -104,13 +106,6 @@ enum EmbeddedAssets {
     return m && typeof m.amount === 'number' ? m.amount : null;
   }
 
-  function customer(checkout) {
-    var fromOrder = checkout && checkout.order && checkout.order.customer;
-    var fromInit = typeof init !== 'undefined' && init.data && init.data.customer;
-    return fromOrder && fromOrder.id ? { id: String(fromOrder.id), email: (fromInit && fromInit.email) || checkout.email || null }
-      : fromInit && fromInit.id ? { id: String(fromInit.id), email: fromInit.email || null } : null;
-  }
-
   function properties(event) {
     var c = (event.data && event.data.checkout) || {};
     var items = (c.lineItems || []).map(function (li) {
@@ -120,12 +115,9 @@ enum EmbeddedAssets {
         title: li.title || p.title || null, variant_title: v.title || null, sku: v.sku || null,
         quantity: li.quantity, price: money(v.price), image_url: (v.image && v.image.src) || null, url: p.url || null };
     });
-    var cust = customer(c);
     var props = {
       checkout_token: c.token || null,
       order_id: c.order && c.order.id != null ? String(c.order.id) : null,
-      customer_id: cust ? cust.id : null,
-      email: c.email || (cust && cust.email) || null,
       currency: c.currencyCode || null,
       total_price: money(c.totalPrice),
       subtotal_price: money(c.subtotalPrice),
@@ -152,13 +144,12 @@ enum EmbeddedAssets {
   function send(event) {
     return visitor(event).then(function (vid) {
       var doc = (event.context && event.context.document) || {};
-      var cust = customer((event.data && event.data.checkout) || {});
       var body = JSON.stringify({
         write_key: WRITE_KEY,
         visitor_id: vid,
         sent_at: new Date().toISOString(),
         context: { source: 'custom_pixel', shop: SHOP, client_id: event.clientId || null,
-          page: { url: (doc.location && doc.location.href) || null }, customer: cust ? { id: cust.id } : null },
+          page: { url: (doc.location && doc.location.href) || null } },
         events: [{ id: 'px.' + (id(event.id, 56) || Date.now().toString(36) + Math.random().toString(36).slice(2, 8)),
           name: event.name, time: event.timestamp || new Date().toISOString(), properties: properties(event) }]
       });

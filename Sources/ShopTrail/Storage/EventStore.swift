@@ -26,10 +26,14 @@ public struct NewEvent: Sendable, Equatable {
     public var context: String?
     /// JSON text of the event's properties.
     public var properties: String
+    /// JSON text of what the server verified about the request (e.g. the App Proxy's signed customer);
+    /// never derived from the body, so a client cannot write it (see `ServerContext`).
+    public var verified: String?
 
     public init(
         shop: String, source: EventSource, eventId: String, name: String, visitorId: String?, sessionId: String?,
-        clientTime: EpochMillis?, time: EpochMillis, receivedAt: EpochMillis, context: String?, properties: String
+        clientTime: EpochMillis?, time: EpochMillis, receivedAt: EpochMillis, context: String?, properties: String,
+        verified: String? = nil
     ) {
         self.shop = shop
         self.source = source
@@ -42,6 +46,7 @@ public struct NewEvent: Sendable, Equatable {
         self.receivedAt = receivedAt
         self.context = context
         self.properties = properties
+        self.verified = verified
     }
 }
 

@@ -26,6 +26,16 @@ struct SQLiteAbandonmentTimers: AbandonmentTimerStore {
                                  t.generation, t.detail, t.reason, t.closedAt])
     }
 
+    func assignUnowned(shop: String, kinds: [AbandonmentKind], visitorId: String, customerId: String) throws {
+        guard !kinds.isEmpty else { return }
+        var arguments: StatementArguments = [customerId, shop, visitorId]
+        arguments += StatementArguments(kinds.map(\.rawValue))
+        try db.execute(sql: """
+            UPDATE abandonment_timers SET customer_id = ?
+            WHERE shop = ? AND state = 'armed' AND visitor_id = ? AND customer_id IS NULL AND kind IN (\(Self.placeholders(kinds.count)))
+            """, arguments: arguments)
+    }
+
     func cancelArmed(shop: String, kinds: [AbandonmentKind], visitorIds: [String], customerId: String?, subjects: [String],
                      except: String?, reason: String, at: EpochMillis) throws -> [AbandonmentKind] {
         guard !kinds.isEmpty else { return [] }

@@ -53,8 +53,8 @@ public final class SQLiteEventStore: EventStore {
     }
 
     static let insertSQL = """
-        INSERT INTO events (shop, source, event_id, name, visitor_id, session_id, client_time, time, received_at, context, properties)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        INSERT INTO events (shop, source, event_id, name, visitor_id, session_id, client_time, time, received_at, context, properties, verified)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT (shop, source, event_id) DO NOTHING
         """
 
@@ -79,6 +79,7 @@ public final class SQLiteEventStore: EventStore {
                 bind(handle, 9, e.receivedAt)
                 bind(handle, 10, e.context)
                 bind(handle, 11, e.properties)
+                bind(handle, 12, e.verified)
                 let code = sqlite3_step(handle)
                 guard code == SQLITE_DONE else {
                     let message = String(cString: sqlite3_errmsg(db.sqliteConnection))
@@ -131,7 +132,7 @@ public final class SQLiteEventStore: EventStore {
     }
 
     /// The columns every event query selects, in `loggedEvent`'s order.
-    static let eventColumns = "position, shop, source, event_id, name, visitor_id, session_id, client_time, time, received_at, context, properties"
+    static let eventColumns = "position, shop, source, event_id, name, visitor_id, session_id, client_time, time, received_at, context, properties, verified"
 
     static func loggedEvent(_ row: Row) -> LoggedEvent {
         LoggedEvent(
@@ -142,7 +143,7 @@ public final class SQLiteEventStore: EventStore {
                 eventId: row["event_id"], name: row["name"],
                 visitorId: row["visitor_id"], sessionId: row["session_id"],
                 clientTime: row["client_time"], time: row["time"], receivedAt: row["received_at"],
-                context: row["context"], properties: row["properties"]
+                context: row["context"], properties: row["properties"], verified: row["verified"]
             )
         )
     }
@@ -300,6 +301,12 @@ enum SQLiteMigrations {
                 CREATE INDEX backfill_staging_seq ON backfill_staging (shop, kind, seq);
                 """)
         }
+        migrator.registerMigration("v13-verified") { db in
+            // Server-verified facts get a column of their own, out of reach of any request body. Rows
+            // written before carry theirs inside `context`, where a forged key could hide: they are not read.
+            try db.execute(sql: "ALTER TABLE events ADD COLUMN verified TEXT")
+        }
+        SQLiteProcessorRun.migrate(&migrator)
         return migrator
     }
 }

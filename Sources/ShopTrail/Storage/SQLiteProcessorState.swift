@@ -55,6 +55,11 @@ final class SQLiteProcessorState: ProcessorState {
         try Row.fetchOne(db, sql: "SELECT * FROM carts WHERE shop = ? AND checkout_token = ?", arguments: [shop, checkoutToken]).map(Self.cart)
     }
 
+    func detachBehaviour(shop: String, visitorId: String) throws {
+        try db.execute(sql: "DELETE FROM product_views WHERE shop = ? AND visitor_id = ?", arguments: [shop, visitorId])
+        try db.execute(sql: "UPDATE carts SET visitor_id = NULL WHERE shop = ? AND visitor_id = ?", arguments: [shop, visitorId])
+    }
+
     func carts(shop: String, visitorId: String) throws -> [CartSnapshot] {
         try Row.fetchAll(db, sql: "SELECT * FROM carts WHERE shop = ? AND visitor_id = ? ORDER BY sent_time DESC", arguments: [shop, visitorId]).map(Self.cart)
     }

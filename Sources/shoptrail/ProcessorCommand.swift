@@ -1,0 +1,53 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ShopTrail
+
+/// `shoptrail processor …`: the events the processor set aside, and a second chance for them.
+struct ProcessorCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "processor",
+        abstract: "Inspect and retry events the processor quarantined.",
+        subcommands: [ProcessorStatusCommand.self, ProcessorRetryCommand.self]
+    )
+
+    static func open(_ options: OutboxOptions) throws -> ProcessorService {
+        let (database, config) = try options.openDatabase()
+        var logger = Logger(label: "shoptrail.processor")
+        logger.logLevel = .warning
+        return ProcessorService(database: database, config: config, logger: logger)
+    }
+}
+
+/// `shoptrail processor status`: the quarantined events with their reasons.
+struct ProcessorStatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "status", abstract: "List quarantined events.")
+
+    @OptionGroup var options: OutboxOptions
+    @Option(help: "How many to list.") var limit = 20
+
+    func run() async throws {
+        let processor = try ProcessorCommand.open(options)
+        let count = try await processor.quarantineCount(shop: options.shop)
+        print("quarantined=\(count)")
+        for event in try await processor.quarantined(shop: options.shop, limit: limit) {
+            print("  position=\(event.position) \(event.shop) \(event.name) id=\(event.eventId) at=\(Timestamp.format(event.at)): \(event.reason)")
+        }
+    }
+}
+
+/// `shoptrail processor retry [--position P …]`: handles quarantined events again (after an upgrade that fixes them).
+struct ProcessorRetryCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "retry", abstract: "Handle quarantined events again; each that succeeds leaves the quarantine.")
+
+    @OptionGroup var options: OutboxOptions
+    @Option(name: .customLong("position"), help: "Only this log position (repeatable); default: every quarantined event.") var positions: [Int64] = []
+
+    func run() async throws {
+        let processor = try ProcessorCommand.open(options)
+        let (released, failed) = try await processor.retryQuarantined(positions: positions.isEmpty ? nil : positions)
+        print("released=\(released) failed=\(failed.count)")
+        for line in failed { print("  \(line)") }
+        if !failed.isEmpty { throw ExitCode(1) }
+    }
+}
