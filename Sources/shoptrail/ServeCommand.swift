@@ -30,6 +30,11 @@ struct ServeCommand: AsyncParsableCommand {
         logger.info("store opened", metadata: ["path": .string(dbPath), "synchronous": .string(config.server.sqliteSynchronous.rawValue)])
 
         let settled = config
+        let descriptors = ConnectionCounter.raiseDescriptorLimit()
+        logger.info("connection limits", metadata: [
+            "descriptors": "\(descriptors)", "max_connections": "\(ConnectionCounter.effectiveLimit(configured: settled.server.limits.maxConnections))",
+            "idle_timeout_ms": "\(settled.server.limits.idleTimeoutMillis)", "request_timeout_ms": "\(settled.server.limits.requestTimeoutMillis)",
+        ])
         let (adminToken, adminTokenOrigin) = try AdminToken.loadOrCreate(server: settled.server)
         let deps = AppDependencies(config: settled, store: store, logger: logger, adminToken: adminToken)
         let app = buildApplication(deps, host: settled.server.host, port: settled.server.port) { boundPort in

@@ -164,8 +164,8 @@ def test_login_identifies_and_logout_starts_a_new_visitor(kit, browser):
     assert ident["properties"] == {"customer_id": CUSTOMER_ID}
     signed = ident["context"]["customer"]
     assert signed["id"] == CUSTOMER_ID and signed["email"] == "ada@example.com"
-    # The documented signature: hex HMAC-SHA256(snippet_secret, "{id}:{email}:{ts}").
-    message = f"{signed['id']}:{signed['email']}:{signed['ts']}"
+    # The documented signature: hex HMAC-SHA256(snippet_secret, "{shop}:{id}:{email}:{ts}").
+    message = f"{SHOPS['direct']['domain']}:{signed['id']}:{signed['email']}:{signed['ts']}"
     assert signed["sig"] == hmac.new(SHOPS["direct"]["snippet_secret"].encode(), message.encode(), hashlib.sha256).hexdigest()
     assert abs(int(signed["ts"]) - time.time()) < 120
     # Browsing on while logged in identifies nobody again.

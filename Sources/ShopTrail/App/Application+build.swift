@@ -1,5 +1,7 @@
 import Hummingbird
+import HummingbirdCore
 import Logging
+import NIOCore
 
 /// Everything `buildApplication` needs, so tests can inject a store, a clock and a port.
 public struct AppDependencies: Sendable {
@@ -10,6 +12,8 @@ public struct AppDependencies: Sendable {
     public var logger: Logger
     /// Guards the admin endpoints; nil falls back to `config.server.adminToken` (see `AdminToken.loadOrCreate`).
     public var adminToken: Secret?
+    /// The beacon rate limits; nil builds them from `config.server.limits`.
+    public var rateLimits: BeaconRateLimits?
 
     public init(config: ShopTrailConfig, store: any EventStore, clock: any WallClock = SystemClock(), limits: CollectorLimits = .init(), logger: Logger, adminToken: Secret? = nil) {
         self.config = config
@@ -22,11 +26,14 @@ public struct AppDependencies: Sendable {
 }
 
 /// Wires the router: collector, health. Later stages add their controllers here.
-public func buildRouter(_ deps: AppDependencies) -> Router<BasicRequestContext> {
-    let router = Router()
+public func buildRouter(_ deps: AppDependencies) -> Router<ShopTrailRequestContext> {
+    let router = Router(context: ShopTrailRequestContext.self)
     router.add(middleware: JSONErrorMiddleware())
+    let rateLimits = deps.rateLimits ?? BeaconRateLimits(deps.config.server.limits)
+    router.add(middleware: BeaconRateLimitMiddleware(limits: rateLimits, clock: deps.clock))
     HealthController(store: deps.store).addRoutes(to: router)
-    let collector = CollectorController(config: deps.config, store: deps.store, limits: deps.limits, clock: deps.clock, logger: deps.logger)
+    let collector = CollectorController(config: deps.config, store: deps.store, limits: deps.limits, clock: deps.clock,
+                                        rateLimits: rateLimits, logger: deps.logger)
     collector.addRoutes(to: router)
     // The storefront kit: tracker, admin snippet/pixel, App Proxy and Custom Pixel beacons.
     SDKController().addRoutes(to: router)
@@ -49,8 +56,16 @@ public func buildApplication(
     port: Int,
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
-    Application(
+    let limits = deps.config.server.limits
+    let counter = ConnectionCounter(limit: ConnectionCounter.effectiveLimit(configured: limits.maxConnections))
+    let requestTimeout = TimeAmount.milliseconds(limits.requestTimeoutMillis)
+    let channel = HTTP1Channel.Configuration(
+        additionalChannelHandlers: [ConnectionGuard(counter: counter, requestTimeout: requestTimeout)],
+        idleTimeout: .milliseconds(limits.idleTimeoutMillis)
+    )
+    return Application(
         router: buildRouter(deps),
+        server: .http1(configuration: channel),
         configuration: .init(address: .hostname(host, port: port), serverName: "ShopTrail"),
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },
         logger: deps.logger

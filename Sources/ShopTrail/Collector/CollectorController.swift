@@ -9,11 +9,15 @@ public struct CollectorController: Sendable {
     public let limits: CollectorLimits
     public let clock: any WallClock
     public let logger: Logger
+    /// Events per write key (nil: unlimited, as in most tests).
+    public let rateLimits: BeaconRateLimits?
     /// Every origin any shop allows; preflights carry no body, so they cannot name their shop.
     private let anyShopOrigins: Set<String>
 
-    public init(config: ShopTrailConfig, store: any EventStore, limits: CollectorLimits = .init(), clock: any WallClock, logger: Logger) {
+    public init(config: ShopTrailConfig, store: any EventStore, limits: CollectorLimits = .init(), clock: any WallClock,
+                rateLimits: BeaconRateLimits? = nil, logger: Logger) {
         self.config = config
+        self.rateLimits = rateLimits
         self.store = store
         self.limits = limits
         self.clock = clock
@@ -68,6 +72,7 @@ public struct CollectorController: Sendable {
         if let origin, !shop.allows(origin: origin) {
             throw APIError(.forbidden, "origin_not_allowed", "origin \(IncomingBatch.truncate(origin)) is not in allowed_origins of \(shop.domain)")
         }
+        try checkWriteKeyLimit(shop, envelope: envelope)
         let batch = try IncomingBatch.validate(envelope: envelope, writeKey: writeKey, limits: limits)
         let events = try makeEvents(batch, shop: shop, receivedAt: receivedAt)
         do {
@@ -79,6 +84,15 @@ public struct CollectorController: Sendable {
             var apiError = APIError(.serviceUnavailable, "store_unavailable", "the event store could not commit the batch; retry later")
             apiError.headers[.retryAfter] = "5"
             throw apiError
+        }
+    }
+
+    /// The shop's events-per-minute budget, spent before validation so refused floods cost little.
+    func checkWriteKeyLimit(_ shop: ShopConfig, envelope: JSONObject) throws(APIError) {
+        guard let rateLimits else { return }
+        let events = envelope["events"]?.arrayValue?.count ?? 1
+        if let wait = rateLimits.perWriteKey.take(shop.writeKey, cost: events, now: clock.now()) {
+            throw BeaconRateLimits.refusal("events for this write key", waitMillis: wait)
         }
     }
 

@@ -39,8 +39,9 @@ public enum ConfigLoader {
         var server = ServerConfig(publicURL: "")
         if let node = top.node("server") {
             let s = try MappingReader(node, path: "server", allowed: [
-                "public_url", "host", "port", "data_dir", "sqlite_synchronous", "admin_token", "admin_token_env",
+                "public_url", "host", "port", "data_dir", "sqlite_synchronous", "admin_token", "admin_token_env", "limits",
             ])
+            if let node = s.node("limits") { server.limits = try Self.limits(node) }
             if let host = try s.string("host") { server.host = host }
             if let port = try s.int("port") {
                 guard (0...65535).contains(port) else { throw s.error("port", "must be between 0 and 65535") }
@@ -237,6 +238,36 @@ public enum ConfigLoader {
     static func isProxySubpath(_ s: String) -> Bool {
         guard (1...30).contains(s.utf8.count), !["admin", "services", "password", "login"].contains(s) else { return false }
         return s.utf8.allSatisfy { ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") }
+    }
+
+    /// `server.limits`: every value checked against a range a real deployment could want.
+    static func limits(_ node: Node) throws -> ServerLimits {
+        let r = try MappingReader(node, path: "server.limits", allowed: [
+            "max_connections", "idle_timeout", "request_timeout", "beacons_per_ip_per_minute", "events_per_write_key_per_minute", "trust_forwarded_for",
+        ])
+        var limits = ServerLimits()
+        if let v = try r.int("max_connections") {
+            guard (16...1_000_000).contains(v) else { throw r.error("max_connections", "must be between 16 and 1000000") }
+            limits.maxConnections = v
+        }
+        if let v = try r.duration("idle_timeout") {
+            guard (1_000...3_600_000).contains(v) else { throw r.error("idle_timeout", "must be between 1s and 1h") }
+            limits.idleTimeoutMillis = v
+        }
+        if let v = try r.duration("request_timeout") {
+            guard (1_000...600_000).contains(v) else { throw r.error("request_timeout", "must be between 1s and 10m") }
+            limits.requestTimeoutMillis = v
+        }
+        if let v = try r.int("beacons_per_ip_per_minute") {
+            guard (0...10_000_000).contains(v) else { throw r.error("beacons_per_ip_per_minute", "must be between 0 (off) and 10000000") }
+            limits.beaconsPerIPPerMinute = v
+        }
+        if let v = try r.int("events_per_write_key_per_minute") {
+            guard (0...100_000_000).contains(v) else { throw r.error("events_per_write_key_per_minute", "must be between 0 (off) and 100000000") }
+            limits.eventsPerWriteKeyPerMinute = v
+        }
+        if let v = try r.bool("trust_forwarded_for") { limits.trustForwardedFor = v }
+        return limits
     }
 
     static func isHTTPURL(_ s: String) -> Bool {

@@ -60,6 +60,8 @@ public struct ServerConfig: Sendable, Equatable {
     /// Bearer token for the admin endpoints (`GET /v1/shops/{domain}/snippet.liquid`, `pixel.js`).
     /// Unset: `AdminToken.loadOrCreate` keeps a generated one in `data_dir/admin_token`.
     public var adminToken: Secret?
+    /// Connection, timeout and rate limits (`server.limits`).
+    public var limits = ServerLimits()
 
     public init(publicURL: String, host: String = "127.0.0.1", port: Int = 8080, dataDir: String = "./data", sqliteSynchronous: SQLiteSynchronous = .full, adminToken: Secret? = nil) {
         self.publicURL = publicURL
@@ -69,6 +71,25 @@ public struct ServerConfig: Sendable, Equatable {
         self.sqliteSynchronous = sqliteSynchronous
         self.adminToken = adminToken
     }
+}
+
+/// What one client may cost the server (`server.limits`; README, "Limits and cost bound").
+public struct ServerLimits: Sendable, Equatable {
+    /// Open connections at most; beyond it a request is answered 503 and its connection closed. The
+    /// server lowers it below the process's descriptor limit so it never runs out of descriptors.
+    public var maxConnections = 4096
+    /// A connection with no request in progress is closed after this long.
+    public var idleTimeoutMillis: EpochMillis = 60_000
+    /// A request whose head and body have not fully arrived this long after it began is dropped.
+    public var requestTimeoutMillis: EpochMillis = 15_000
+    /// Beacons (`/v1/batch`, `/v1/pixel/batch`) per client IP per minute; 0 turns the limit off.
+    public var beaconsPerIPPerMinute = 1200
+    /// Events per write key per minute, all routes of the shop together; 0 turns the limit off.
+    public var eventsPerWriteKeyPerMinute = 120_000
+    /// Take the client IP from the last `X-Forwarded-For` entry (set by your reverse proxy) instead of the peer address.
+    public var trustForwardedFor = false
+
+    public init() {}
 }
 
 /// One Shopify shop (`shops:` entry).

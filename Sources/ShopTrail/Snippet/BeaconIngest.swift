@@ -37,6 +37,7 @@ struct BeaconIngest: Sendable {
             throw APIError(.unauthorized, "unknown_write_key", "write_key '\(IncomingBatch.truncate(writeKey))' belongs to no shop", field: "write_key")
         }
         try authorize(shop)
+        try collector.checkWriteKeyLimit(shop, envelope: envelope)
         let batch = try IncomingBatch.validate(envelope: envelope, writeKey: writeKey, limits: limits)
         let events = try collector.makeEvents(batch, shop: shop, receivedAt: receivedAt).map { event in
             var event = event
