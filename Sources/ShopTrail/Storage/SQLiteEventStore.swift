@@ -24,6 +24,16 @@ public final class SQLiteDatabase: Sendable {
         let pragma = synchronous.rawValue.uppercased()
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = \(pragma)")
+            // Deleted rows (a redacted customer) are overwritten with zeros, not left in free space.
+            try db.execute(sql: "PRAGMA secure_delete = ON")
+        }
+        // The file is created 0600 before SQLite opens it: SQLite gives the -wal and -shm files the
+        // database file's mode, so no file of the store is ever readable by another local user.
+        if path != ":memory:", !path.isEmpty {
+            if PrivateFiles.mode(path) == nil {
+                do { try PrivateFiles.createNew(path, contents: Data()) } catch let error as PrivateFiles.Failure where error.code == EEXIST {}
+            }
+            for file in [path, path + "-wal", path + "-shm"] { PrivateFiles.tighten(file) }
         }
         pool = try DatabasePool(path: path, configuration: config)
         try SQLiteMigrations.migrator.migrate(pool)
