@@ -24,6 +24,8 @@ public struct AppDependencies: Sendable {
 /// Wires the router: collector, health. Later stages add their controllers here.
 public func buildRouter(_ deps: AppDependencies) -> Router<BasicRequestContext> {
     let router = Router()
+    // Outermost: the admin answers get their security headers after errors are rendered.
+    router.add(middleware: AdminSecurityHeadersMiddleware())
     router.add(middleware: JSONErrorMiddleware())
     HealthController(store: deps.store).addRoutes(to: router)
     let collector = CollectorController(config: deps.config, store: deps.store, limits: deps.limits, clock: deps.clock, logger: deps.logger)
