@@ -22,6 +22,10 @@ def test_data_dir_database_and_token_are_private_to_the_server_user(server_facto
         status, _, _ = request("POST", f"http://127.0.0.1:{port}/v1/batch", batch(), {"Content-Type": "text/plain"})
         assert status == 200
         assert mode(data) == 0o700
+        status_file = f"/proc/{server.proc.pid}/status"
+        if os.path.exists(status_file):  # Linux: the process umask set at start
+            umask_line = [line for line in open(status_file) if line.startswith("Umask:")]
+            assert umask_line and umask_line[0].split()[1] == "0077", umask_line
         assert "tightened to 0700" in server.logs()
         for name in ("shoptrail.sqlite", "shoptrail.sqlite-wal", "shoptrail.sqlite-shm", "admin_token"):
             assert mode(data / name) & 0o077 == 0, f"{name} is {oct(mode(data / name))}"
