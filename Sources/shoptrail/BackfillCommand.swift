@@ -34,7 +34,7 @@ struct BackfillCommand: AsyncParsableCommand {
             throw ValidationError("stdin is not a terminal: pass --yes to confirm the backfill (or --dry-run to see the plan)")
         }
         let dataDir = data ?? config.server.dataDir
-        try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
+        try prepareDataDirectory(dataDir, logger: logger)
         let database = try SQLiteDatabase(path: (dataDir as NSString).appendingPathComponent("shoptrail.sqlite"), synchronous: config.server.sqliteSynchronous)
         let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
         do {

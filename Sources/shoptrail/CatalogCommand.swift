@@ -42,7 +42,7 @@ struct CatalogSyncCommand: AsyncParsableCommand {
         guard shopConfig.braze.catalog.enabled else { throw ValidationError("braze.catalog.enabled is false for \(shop)") }
         guard pageSize > 0 else { throw ValidationError("--page-size must be at least 1") }
         let dataDir = data ?? config.server.dataDir
-        try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
+        try prepareDataDirectory(dataDir, logger: logger)
         let path = (dataDir as NSString).appendingPathComponent("shoptrail.sqlite")
         let database = try SQLiteDatabase(path: path, synchronous: config.server.sqliteSynchronous)
 

@@ -24,7 +24,7 @@ struct ServeCommand: AsyncParsableCommand {
         if let port { config.server.port = port }
         if let data { config.server.dataDir = data }
 
-        try FileManager.default.createDirectory(atPath: config.server.dataDir, withIntermediateDirectories: true)
+        try prepareDataDirectory(config.server.dataDir, logger: logger)
         let dbPath = (config.server.dataDir as NSString).appendingPathComponent("shoptrail.sqlite")
         let store = try SQLiteEventStore(path: dbPath, synchronous: config.server.sqliteSynchronous)
         logger.info("store opened", metadata: ["path": .string(dbPath), "synchronous": .string(config.server.sqliteSynchronous.rawValue)])

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Hummingbird
 import HummingbirdTesting
 import NIOCore
@@ -141,5 +142,26 @@ import Testing
                 #expect(String(buffer: response.body).contains(#""error":"not_found""#))
             }
         }
+    }
+
+    /// Issue 14: a batch's context (up to 8 KiB) is stored once, not once per event; a retry adds none.
+    @Test func aBatchContextIsStoredOnceAndSharedByItsEvents() async throws {
+        let temp = try TempStore()
+        let context = #"{"page":{"type":"product","url":"https://a-shop.myshopify.com/\#(String(repeating: "x", count: 7_000))"}}"#
+        let hundred = (0..<100).map { #"{"id":"c\#($0)","name":"page_viewed"}"# }.joined(separator: ",")
+        let body = #"{"write_key":"pk_a_1","visitor_id":"v_0123456789","context":\#(context),"events":[\#(hundred)]}"#
+        try await Fixtures.app(store: temp.store).test(.router) { client in
+            let (first, _, _) = try await client.postBatch(body)
+            let (_, retried, _) = try await client.postBatch(body)
+            #expect(first == .ok && retried == #"{"ok":true,"accepted":0,"duplicates":100}"#)
+        }
+        let (contexts, inline, bytes) = try await temp.store.database.pool.read { db in
+            (try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM event_contexts") ?? -1,
+             try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM events WHERE context IS NOT NULL") ?? -1,
+             try Int.fetchOne(db, sql: "SELECT SUM(LENGTH(COALESCE(context, ''))) + (SELECT SUM(LENGTH(text)) FROM event_contexts) FROM events") ?? -1)
+        }
+        #expect(contexts == 1 && inline == 0 && bytes < 8_000, "\(contexts) \(inline) \(bytes)")
+        let events = try await temp.store.events(after: 0, limit: 200)
+        #expect(events.count == 100 && events.allSatisfy { $0.event.context == context })
     }
 }

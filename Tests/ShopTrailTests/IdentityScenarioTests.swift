@@ -79,7 +79,7 @@ import Testing
         }
 
         func securityEvents() async throws -> [String] {
-            try await temp.store.database.pool.read { db in try String.fetchAll(db, sql: "SELECT detail FROM security_events ORDER BY id") }
+            try await temp.store.database.pool.read { db in try String.fetchAll(db, sql: "SELECT detail FROM security_counts ORDER BY first_at, rowid") }
         }
     }
 

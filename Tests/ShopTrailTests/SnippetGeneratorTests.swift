@@ -10,7 +10,7 @@ import Testing
         #expect(snippet.contains(#"src="https://track.example.com/sdk/v1/shoptrail.js?v=\#(version)" async"#))
         #expect(snippet.contains(#""write_key":"pk_a_1","endpoint":"https://track.example.com/v1/batch""#))
         #expect(snippet.contains("{{ st_signed | hmac_sha256: 'snippet-secret-a' | json }}"))
-        #expect(snippet.contains("assign st_signed = customer.id | append: ':' | append: customer.email | append: ':' | append: st_now"))
+        #expect(snippet.contains("assign st_signed = shop.permanent_domain | append: ':' | append: customer.id | append: ':' | append: customer.email | append: ':' | append: st_now"))
         #expect(snippet.contains("{%- unless request.design_mode -%}"))
         #expect(snippet.contains(#"data-config="{{ st_config | escape }}""#))
         // No Mustache left over, no raw interpolation of page data.

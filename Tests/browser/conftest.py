@@ -144,7 +144,11 @@ shops:
         con = sqlite3.connect(self.db_path)
         con.row_factory = sqlite3.Row
         try:
-            rows = [dict(r) for r in con.execute("select * from events order by position")]
+            # A batch's context is stored once, in event_contexts, and shared by its events.
+            rows = [dict(r) for r in con.execute(
+                "select e.position, e.shop, e.source, e.event_id, e.name, e.visitor_id, e.session_id, e.client_time, e.time, e.received_at,"
+                " coalesce(e.context, c.text) as context, e.properties, e.verified"
+                " from events e left join event_contexts c on c.id = e.context_id order by e.position")]
         finally:
             con.close()
         for r in rows:

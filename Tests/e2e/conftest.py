@@ -65,6 +65,17 @@ def batch(write_key="pk_demo_1", visitor="v_e2e_visitor_1", ids=("e1",), name="p
     })
 
 
+def wait_for(predicate, timeout=60, message="condition"):
+    """The predicate's first truthy value, polled until a generous deadline (never a duration assertion)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {message}")
+
+
 def stored_ids(db_path):
     con = sqlite3.connect(db_path)
     try:

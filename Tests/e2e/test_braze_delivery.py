@@ -5,7 +5,7 @@ import sqlite3
 import subprocess
 import time
 
-from conftest import binary, request
+from conftest import binary, request, wait_for
 
 
 def sandbox_base(server, timeout=30):
@@ -37,14 +37,6 @@ def outbox(tmp_path, *args):
     return out.stdout
 
 
-def wait_for(predicate, timeout=20):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("timed out")
 
 
 def test_without_a_braze_key_operations_reach_the_in_process_sandbox(server_factory, tmp_path):

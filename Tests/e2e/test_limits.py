@@ -4,7 +4,7 @@ import socket
 import subprocess
 import time
 
-from conftest import batch, binary, free_port, request
+from conftest import batch, binary, free_port, request, wait_for
 
 
 CONFIG = """
@@ -19,14 +19,6 @@ shops:
 """
 
 
-def wait_for(predicate, timeout=60, message="condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {message}")
 
 
 def few_descriptors():

@@ -3,17 +3,9 @@ import sqlite3
 import subprocess
 import time
 
-from conftest import batch, binary, free_port, request
+from conftest import batch, binary, free_port, request, wait_for
 
 
-def wait_for(predicate, timeout=60, message="condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {message}")
 
 
 def query(db, sql, *args):

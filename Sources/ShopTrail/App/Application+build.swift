@@ -28,9 +28,10 @@ public struct AppDependencies: Sendable {
 /// Wires the router: collector, health. Later stages add their controllers here.
 public func buildRouter(_ deps: AppDependencies) -> Router<ShopTrailRequestContext> {
     let router = Router(context: ShopTrailRequestContext.self)
+    // Outermost: the admin answers get their security headers after errors are rendered.
+    router.add(middleware: AdminSecurityHeadersMiddleware())
     router.add(middleware: JSONErrorMiddleware())
     let rateLimits = deps.rateLimits ?? BeaconRateLimits(deps.config.server.limits)
-    router.add(middleware: BeaconRateLimitMiddleware(limits: rateLimits, clock: deps.clock))
     HealthController(store: deps.store).addRoutes(to: router)
     let collector = CollectorController(config: deps.config, store: deps.store, limits: deps.limits, clock: deps.clock,
                                         rateLimits: rateLimits, logger: deps.logger)

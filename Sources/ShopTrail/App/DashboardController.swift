@@ -38,7 +38,9 @@ public struct DashboardController: Sendable {
         }
         router.get("/dashboard") { request, _ in
             try self.authorize(request, basic: true)
-            return Self.response(Self.page(try await self.load(), now: self.clock.now()), type: "text/html; charset=utf-8")
+            var response = Self.response(Self.page(try await self.load(), now: self.clock.now()), type: "text/html; charset=utf-8")
+            response.headers[.contentSecurityPolicy] = Self.pagePolicy
+            return response
         }
     }
 
@@ -67,11 +69,16 @@ public struct DashboardController: Sendable {
         Response(status: .ok, headers: [.contentType: type, .cacheControl: "no-store"], body: .init(byteBuffer: ByteBuffer(string: body)))
     }
 
+    /// The page's only style block; its hash is the one style the page's CSP allows.
+    static let style = "body{font:14px system-ui,sans-serif;margin:2em}table{border-collapse:collapse;margin:.5em 0 2em}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}th:first-child,td:first-child{text-align:left}"
+    /// No script, no image, no frame, no form: the inline style alone (by hash), and never inside a frame.
+    static let pagePolicy = AdminSecurityHeaders.policy(inlineStyle: style)
+
     /// A plain page: no script, no external asset.
     static func page(_ shops: [ShopStatus], now: EpochMillis) -> String {
         var html = """
             <!doctype html><html><head><meta charset="utf-8"><title>ShopTrail dashboard</title>
-            <style>body{font:14px system-ui,sans-serif;margin:2em}table{border-collapse:collapse;margin:.5em 0 2em}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}th:first-child,td:first-child{text-align:left}</style>
+            <style>\(style)</style>
             </head><body><h1>ShopTrail</h1>
             """
         for shop in shops {

@@ -52,17 +52,28 @@ public final class RateLimiter: Sendable {
     }
 }
 
-/// The rate limits of one server: beacons per client IP and events per write key.
+/// The rate limits of one server: events per client IP and events per write key.
 public struct BeaconRateLimits: Sendable {
     public let perIP: RateLimiter
     public let perWriteKey: RateLimiter
     public let trustForwardedFor: Bool
 
     public init(_ limits: ServerLimits) {
-        perIP = RateLimiter(perMinute: limits.beaconsPerIPPerMinute)
+        // A client's burst is one full batch (100 events).
+        perIP = RateLimiter(perMinute: limits.eventsPerIPPerMinute, burst: max(100, limits.eventsPerIPPerMinute / 6))
         // A write key's burst is a minute's worth: a shop's traffic is spiky, and one request may carry 100 events.
         perWriteKey = RateLimiter(perMinute: limits.eventsPerWriteKeyPerMinute, burst: max(100, limits.eventsPerWriteKeyPerMinute))
         trustForwardedFor = limits.trustForwardedFor
+    }
+
+    /// Spends a beacon's events from its client's and its shop's budgets (the one place both are decided).
+    func spend(events: Int, clientIP: String?, writeKey: String, now: EpochMillis) throws(APIError) {
+        if let clientIP, let wait = perIP.take(clientIP, cost: events, now: now) {
+            throw Self.refusal("events from this address", waitMillis: wait)
+        }
+        if let wait = perWriteKey.take(writeKey, cost: events, now: now) {
+            throw Self.refusal("events for this write key", waitMillis: wait)
+        }
     }
 
     /// The 429 a limited caller gets, with `Retry-After` in whole seconds.

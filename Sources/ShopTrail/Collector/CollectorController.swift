@@ -25,8 +25,8 @@ public struct CollectorController: Sendable {
         self.anyShopOrigins = Set(config.shops.flatMap(\.allowedOrigins))
     }
 
-    public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
-        router.post("/v1/batch") { request, _ in await self.collect(request) }
+    public func addRoutes<Context: RemoteAddressRequestContext>(to router: Router<Context>) {
+        router.post("/v1/batch") { request, context in await self.collect(request, clientIP: self.clientIP(request, context)) }
         router.on("/v1/batch", method: .options) { request, _ in self.preflight(request) }
     }
 
@@ -42,12 +42,17 @@ public struct CollectorController: Sendable {
         return Response(status: .noContent, headers: headers)
     }
 
-    func collect(_ request: Request) async -> Response {
+    /// The client for the per-IP limit (see `ClientAddress`).
+    func clientIP(_ request: Request, _ context: some RemoteAddressRequestContext) -> String? {
+        ClientAddress.of(request, remote: context.remoteAddress, trustForwardedFor: rateLimits?.trustForwardedFor ?? false)
+    }
+
+    func collect(_ request: Request, clientIP: String? = nil) async -> Response {
         let origin = request.headers[.origin]
         // Let a browser read errors too when the origin is one we serve.
         let cors = origin.flatMap { anyShopOrigins.contains($0) ? corsHeaders(origin: $0) : nil } ?? [:]
         do {
-            let accepted = try await accept(request, origin: origin)
+            let accepted = try await accept(request, origin: origin, clientIP: clientIP)
             var headers = cors
             headers[.contentType] = "application/json; charset=utf-8"
             let body = #"{"ok":true,"accepted":\#(accepted.inserted),"duplicates":\#(accepted.duplicates)}"#
@@ -60,7 +65,7 @@ public struct CollectorController: Sendable {
         }
     }
 
-    private func accept(_ request: Request, origin: String?) async throws(APIError) -> AppendResult {
+    private func accept(_ request: Request, origin: String?, clientIP: String?) async throws(APIError) -> AppendResult {
         let buffer = try await Self.readBody(request, limits: limits)
         let receivedAt = clock.now()
         // Any Content-Type is parsed as JSON: sendBeacon sends text/plain, curl -d sends form encoding.
@@ -72,7 +77,7 @@ public struct CollectorController: Sendable {
         if let origin, !shop.allows(origin: origin) {
             throw APIError(.forbidden, "origin_not_allowed", "origin \(IncomingBatch.truncate(origin)) is not in allowed_origins of \(shop.domain)")
         }
-        try checkWriteKeyLimit(shop, envelope: envelope)
+        try spendRateLimits(shop, envelope: envelope, clientIP: clientIP)
         let batch = try IncomingBatch.validate(envelope: envelope, writeKey: writeKey, limits: limits)
         let events = try makeEvents(batch, shop: shop, receivedAt: receivedAt)
         do {
@@ -87,13 +92,9 @@ public struct CollectorController: Sendable {
         }
     }
 
-    /// The shop's events-per-minute budget, spent before validation so refused floods cost little.
-    func checkWriteKeyLimit(_ shop: ShopConfig, envelope: JSONObject) throws(APIError) {
-        guard let rateLimits else { return }
-        let events = envelope["events"]?.arrayValue?.count ?? 1
-        if let wait = rateLimits.perWriteKey.take(shop.writeKey, cost: events, now: clock.now()) {
-            throw BeaconRateLimits.refusal("events for this write key", waitMillis: wait)
-        }
+    /// The client's and the shop's events-per-minute budgets, spent before validation so refused floods cost little.
+    func spendRateLimits(_ shop: ShopConfig, envelope: JSONObject, clientIP: String?) throws(APIError) {
+        try rateLimits?.spend(events: max(1, envelope["events"]?.arrayValue?.count ?? 1), clientIP: clientIP, writeKey: shop.writeKey, now: clock.now())
     }
 
     /// Applies clock-skew correction: the client's clock is off by `receivedAt - sentAt`.

@@ -39,9 +39,14 @@ public enum ConfigLoader {
         var server = ServerConfig(publicURL: "")
         if let node = top.node("server") {
             let s = try MappingReader(node, path: "server", allowed: [
-                "public_url", "host", "port", "data_dir", "sqlite_synchronous", "admin_token", "admin_token_env", "limits",
+                "public_url", "host", "port", "data_dir", "sqlite_synchronous", "admin_token", "admin_token_env", "limits", "retention",
             ])
             if let node = s.node("limits") { server.limits = try Self.limits(node) }
+            if let node = s.node("retention") {
+                let r = try MappingReader(node, path: "server.retention", allowed: ["days", "linked_visitor_days"])
+                if let v = try r.int("days", in: 1...3650) { server.retention.days = v }
+                if let v = try r.int("linked_visitor_days", in: 1...3650) { server.retention.linkedVisitorDays = v }
+            }
             if let host = try s.string("host") { server.host = host }
             if let port = try s.int("port") {
                 guard (0...65535).contains(port) else { throw s.error("port", "must be between 0 and 65535") }
@@ -243,13 +248,10 @@ public enum ConfigLoader {
     /// `server.limits`: every value checked against a range a real deployment could want.
     static func limits(_ node: Node) throws -> ServerLimits {
         let r = try MappingReader(node, path: "server.limits", allowed: [
-            "max_connections", "idle_timeout", "request_timeout", "beacons_per_ip_per_minute", "events_per_write_key_per_minute", "trust_forwarded_for",
+            "max_connections", "idle_timeout", "request_timeout", "events_per_ip_per_minute", "events_per_write_key_per_minute", "trust_forwarded_for",
         ])
         var limits = ServerLimits()
-        if let v = try r.int("max_connections") {
-            guard (16...1_000_000).contains(v) else { throw r.error("max_connections", "must be between 16 and 1000000") }
-            limits.maxConnections = v
-        }
+        if let v = try r.int("max_connections", in: 16...1_000_000) { limits.maxConnections = v }
         if let v = try r.duration("idle_timeout") {
             guard (1_000...3_600_000).contains(v) else { throw r.error("idle_timeout", "must be between 1s and 1h") }
             limits.idleTimeoutMillis = v
@@ -258,14 +260,9 @@ public enum ConfigLoader {
             guard (1_000...600_000).contains(v) else { throw r.error("request_timeout", "must be between 1s and 10m") }
             limits.requestTimeoutMillis = v
         }
-        if let v = try r.int("beacons_per_ip_per_minute") {
-            guard (0...10_000_000).contains(v) else { throw r.error("beacons_per_ip_per_minute", "must be between 0 (off) and 10000000") }
-            limits.beaconsPerIPPerMinute = v
-        }
-        if let v = try r.int("events_per_write_key_per_minute") {
-            guard (0...100_000_000).contains(v) else { throw r.error("events_per_write_key_per_minute", "must be between 0 (off) and 100000000") }
-            limits.eventsPerWriteKeyPerMinute = v
-        }
+        // 0 turns a rate limit off.
+        if let v = try r.int("events_per_ip_per_minute", in: 0...10_000_000) { limits.eventsPerIPPerMinute = v }
+        if let v = try r.int("events_per_write_key_per_minute", in: 0...100_000_000) { limits.eventsPerWriteKeyPerMinute = v }
         if let v = try r.bool("trust_forwarded_for") { limits.trustForwardedFor = v }
         return limits
     }
@@ -329,6 +326,13 @@ struct MappingReader {
     func int(_ key: String) throws -> Int? {
         guard let node = node(key) else { return nil }
         guard let value = node.int else { throw error(key, "must be an integer, got '\(node.string ?? "?")'") }
+        return value
+    }
+
+    /// An integer that must lie in `range`.
+    func int(_ key: String, in range: ClosedRange<Int>) throws -> Int? {
+        guard let value = try int(key) else { return nil }
+        guard range.contains(value) else { throw error(key, "must be between \(range.lowerBound) and \(range.upperBound), got \(value)") }
         return value
     }
 

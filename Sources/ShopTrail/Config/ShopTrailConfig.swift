@@ -62,6 +62,8 @@ public struct ServerConfig: Sendable, Equatable {
     public var adminToken: Secret?
     /// Connection, timeout and rate limits (`server.limits`).
     public var limits = ServerLimits()
+    /// How long what grows with traffic is kept (`server.retention`).
+    public var retention = RetentionConfig()
 
     public init(publicURL: String, host: String = "127.0.0.1", port: Int = 8080, dataDir: String = "./data", sqliteSynchronous: SQLiteSynchronous = .full, adminToken: Secret? = nil) {
         self.publicURL = publicURL
@@ -82,8 +84,8 @@ public struct ServerLimits: Sendable, Equatable {
     public var idleTimeoutMillis: EpochMillis = 60_000
     /// A request whose head and body have not fully arrived this long after it began is dropped.
     public var requestTimeoutMillis: EpochMillis = 15_000
-    /// Beacons (`/v1/batch`, `/v1/pixel/batch`) per client IP per minute; 0 turns the limit off.
-    public var beaconsPerIPPerMinute = 1200
+    /// Events beaconed (`/v1/batch`, `/v1/pixel/batch`) per client IP per minute; 0 turns the limit off.
+    public var eventsPerIPPerMinute = 600
     /// Events per write key per minute, all routes of the shop together; 0 turns the limit off.
     public var eventsPerWriteKeyPerMinute = 120_000
     /// Take the client IP from the last `X-Forwarded-For` entry (set by your reverse proxy) instead of the peer address.

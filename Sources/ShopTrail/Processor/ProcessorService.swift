@@ -28,7 +28,9 @@ public final class ProcessorService: Service {
     /// Work per transaction before it commits and lets writers of beacons and webhooks in.
     private let transactionBudgetMillis: Int64 = 10
     private let faultHook: FaultHook?
+    private let retention: RetentionConfig
     static let positionName = "storefront"
+    static let redactTopics: Set<String> = ["customers/redact", "shop/redact"]
 
     /// How far the processor has read the log.
     static func position(_ db: Database) throws -> Int64 {
@@ -48,6 +50,7 @@ public final class ProcessorService: Service {
         self.processor = StorefrontProcessor(shops: config.shops, exportDirectory: config.server.dataDir, logger: logger)
         self.clock = clock
         self.faultHook = faultHook
+        self.retention = config.server.retention
         self.logger = logger
     }
 
@@ -73,6 +76,7 @@ public final class ProcessorService: Service {
                     if self.clock.now() - lastPurge > 3_600_000 {
                         lastPurge = self.clock.now()
                         try await self.purgeHeld()
+                        try await self.purgeExpired()
                     }
                     if done == 0 { try? await Task.sleep(for: .milliseconds(self.idlePollMillis)) }
                 } catch {
@@ -178,6 +182,8 @@ public final class ProcessorService: Service {
             for event in events {
                 try self.handle(event, state: state)
                 done += 1
+                // A redact deletes rows this chunk may still hold in memory: re-read after it.
+                if event.event.source == .webhook, Self.redactTopics.contains(event.event.name) { break }
                 if clock.now - started > budget { break }
             }
             try Self.setPosition(db, events[done - 1].position)
@@ -225,6 +231,24 @@ public final class ProcessorService: Service {
         return (released, failed)
     }
 
+    /// Deletes what outlived `server.retention` (README, "Limits and cost bound"); returns the rows deleted.
+    @discardableResult
+    public func purgeExpired() async throws -> Int {
+        var total = 0
+        while !Task.isCancelled {
+            let now = clock.now()
+            let retention = self.retention
+            let step = try await database.pool.read { db in
+                try SQLiteRetention.plan(db, now: now, retention: retention, processedUpTo: try Self.position(db))
+            }
+            let deleted = try await database.pool.write { db in try SQLiteRetention.apply(step, db) }
+            total += deleted
+            if deleted == 0 { break }
+        }
+        if total > 0 { logger.info("purged rows past their retention", metadata: ["rows": "\(total)"]) }
+        return total
+    }
+
     /// Hold mode: events of visitors never identified are deleted after the shop's hold window.
     func purgeHeld() async throws {
         let now = clock.now()
@@ -239,6 +263,7 @@ public final class ProcessorService: Service {
                     """, arguments: [shop.domain, position, cutoff])
                 total += db.changesCount
             }
+            if total > 0 { try SQLiteEventStore.deleteOrphanContexts(db) }
             return total
         }
         if purged > 0 { logger.info("purged held events of unidentified visitors", metadata: ["events": "\(purged)"]) }

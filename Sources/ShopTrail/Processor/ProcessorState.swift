@@ -30,10 +30,14 @@ public protocol ProcessorState {
     func resources(shop: String, kind: String) throws -> [(id: String, updatedAt: EpochMillis, body: String?)]
     func uninstalledAt(shop: String) throws -> EpochMillis?
     func setUninstalled(shop: String, at: EpochMillis?) throws
-    /// Everything stored about a customer and its visitors, as JSON (a `customers/data_request` export).
-    func export(shop: String, customerId: String) throws -> JSONValue
-    /// Deletes a customer, its visitors and their events, carts and links; returns the visitor ids.
-    func redact(shop: String, customerId: String) throws -> [String]
+    /// Everything stored about a customer, its visitors and its orders (those named and those found
+    /// by customer id or email), as JSON (a `customers/data_request` export).
+    func export(shop: String, customerId: String, emails: [String], orderIds: [String]) throws -> JSONValue
+    /// Deletes every stored copy of the customer's personal data logged before the redact delivery
+    /// (see `CustomerRedaction`); returns what it deleted, per kind.
+    func redact(shop: String, _ redaction: CustomerRedaction) throws -> RedactionReport
+    /// Replaces a logged delivery's payload (a compliance request, once handled, keeps ids only).
+    func scrubDelivery(shop: String, position: Int64, properties: String) throws
     /// Deletes everything stored for a shop.
     func redactShop(_ shop: String) throws
     /// An audit record without personal data.
@@ -42,4 +46,59 @@ public protocol ProcessorState {
     /// The abandonment timers, in the same transaction.
     var timers: any AbandonmentTimerStore { get }
     func securityEvent(shop: String, visitorId: String?, kind: String, detail: String, at: EpochMillis) throws
+}
+
+/// What a `customers/redact` covers: the customer, the contact details Shopify sent and we stored,
+/// the orders named, and every Braze identifier the customer may have had.
+public struct CustomerRedaction: Sendable, Equatable {
+    public var customerId: String
+    /// Lower-cased.
+    public var emails: [String]
+    public var phones: [String]
+    public var orderIds: [String]
+    /// The customer's Braze external ids under every strategy (outbox payloads are matched on them).
+    public var externalIds: [String]
+    /// The redact delivery's log position: rows logged before it are in scope.
+    public var before: Int64
+
+    public init(customerId: String, emails: [String], phones: [String], orderIds: [String], externalIds: [String], before: Int64) {
+        self.customerId = customerId
+        self.emails = emails
+        self.phones = phones
+        self.orderIds = orderIds
+        self.externalIds = externalIds
+        self.before = before
+    }
+}
+
+/// What a redact deleted, per kind, for the audit row (counts only, no personal data).
+public struct RedactionReport: Sendable, Equatable {
+    public var visitors: [String] = []
+    public var customers = 0
+    /// Storefront and pixel events (held or processed).
+    public var events = 0
+    public var webhookDeliveries = 0
+    public var resources = 0
+    public var carts = 0
+    public var links = 0
+    public var timers = 0
+    public var outbox = 0
+    public var deadLetters = 0
+    public var backfillRows = 0
+    /// Earlier `customers/data_request` export files (counted by the caller, which owns the files).
+    public var exportFiles = 0
+
+    public init() {}
+
+    /// `deleted: 1 customer, 2 visitors, 14 events, …`
+    public var summary: String {
+        let parts: [(Int, String)] = [
+            (customers, "customer"), (visitors.count, "visitor"), (events, "event"), (webhookDeliveries, "webhook delivery"),
+            (resources, "resource"), (carts, "cart"), (links, "visitor link"), (timers, "abandonment timer"), (outbox, "unsent outbox op"),
+            (deadLetters, "dead letter"), (backfillRows, "backfill staging row"), (exportFiles, "export file"),
+        ]
+        return "deleted: " + parts.map { count, noun in
+            "\(count) \(count == 1 ? noun : (noun.hasSuffix("y") ? String(noun.dropLast()) + "ies" : noun + "s"))"
+        }.joined(separator: ", ")
+    }
 }

@@ -19,7 +19,7 @@ struct ShopifyWebhookProcessor {
         guard let body = (try? JSONParser.parse(Array(logged.event.properties.utf8)))?.objectValue else { return }
         // Compliance topics are honoured even after uninstalling.
         switch topic {
-        case "customers/data_request": return try dataRequest(body, shop: shop, state: state, at: logged.event.receivedAt)
+        case "customers/data_request": return try dataRequest(body, logged: logged, shop: shop, state: state)
         case "customers/redact": return try redact(body, logged: logged, shop: shop, state: state)
         case "shop/redact":
             try state.redactShop(shop.domain)
@@ -235,38 +235,115 @@ struct ShopifyWebhookProcessor {
         ops.attributes(target, JSONObject([("subscription_groups", .array([entry]))]))
     }
 
-    private func dataRequest(_ body: JSONObject, shop: ShopConfig, state: any ProcessorState, at: EpochMillis) throws {
-        guard let id = body["customer"]?.objectValue?["id"]?.idString else { return }
+    private func dataRequest(_ body: JSONObject, logged: LoggedEvent, shop: ShopConfig, state: any ProcessorState) throws {
+        let at = logged.event.receivedAt
+        guard let customer = body["customer"]?.objectValue, let id = customer["id"]?.idString else { return }
         let requestId = body["data_request"]?.objectValue?["id"]?.idString ?? String(at)
-        let export = try state.export(shop: shop.domain, customerId: id)
+        let orderIds = (body["orders_requested"]?.arrayValue ?? []).compactMap(\.idString)
+        let stored = try state.customer(shop: shop.domain, id: id)
+        let emails = Self.emails([customer["email"]?.stringValue, stored?.email])
+        let export = try state.export(shop: shop.domain, customerId: id, emails: emails, orderIds: orderIds)
         var detail = "export not written: no data directory"
         if let directory = exportDirectory {
             let folder = (directory as NSString).appendingPathComponent("exports")
-            let path = (folder as NSString).appendingPathComponent("\(shop.domain)-data-request-\(requestId).json")
-            // A failed export is logged and audited, not retried forever: it must not stop the processor.
-            if (try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)) != nil,
-               FileManager.default.createFile(atPath: path, contents: Data(export.serialized.utf8), attributes: [.posixPermissions: 0o600]) {
+            let path = (folder as NSString).appendingPathComponent("\(Self.exportPrefix(shop.domain))\(Self.safeName(requestId)).json")
+            // Created 0600 under a temporary O_EXCL name and renamed (never readable by another user); a
+            // failed export is logged and audited, not retried forever: it must not stop the processor.
+            do {
+                try PrivateFiles.directory(folder)
+                try PrivateFiles.replace(path, contents: Data(export.serialized.utf8))
                 detail = "export written to \(path)"
                 logger.notice("customer data request exported", metadata: ["shop": .string(shop.domain), "path": .string(path)])
-            } else {
+            } catch {
                 detail = "export FAILED: could not write \(path)"
-                logger.error("customer data request export failed", metadata: ["shop": .string(shop.domain), "path": .string(path)])
+                logger.error("customer data request export failed", metadata: ["shop": .string(shop.domain), "path": .string(path), "error": "\(error)"])
             }
         }
+        // The delivery keeps ids only: its email and phone are in the export, not in the log.
+        try state.scrubDelivery(shop: shop.domain, position: logged.position, properties: Self.idsOnly(body, customerId: id, listKey: "orders_requested").serialized)
         try state.audit(shop: shop.domain, action: "customers/data_request", detail: "request \(requestId): \(detail)", at: at)
     }
 
     private func redact(_ body: JSONObject, logged: LoggedEvent, shop: ShopConfig, state: any ProcessorState) throws {
-        guard let id = body["customer"]?.objectValue?["id"]?.idString else { return }
-        let customer = try state.customer(shop: shop.domain, id: id)
-            ?? { var c = Customer(shop: shop.domain, id: id); c.email = body["customer"]?.objectValue?["email"]?.stringValue; return c }()
+        guard let object = body["customer"]?.objectValue, let id = object["id"]?.idString else { return }
+        let stored = try state.customer(shop: shop.domain, id: id)
+        let customer = stored ?? { var c = Customer(shop: shop.domain, id: id); c.email = object["email"]?.stringValue; return c }()
         let externalId = ExternalId.of(customer, strategy: shop.braze.externalId)
-        let visitors = try state.redact(shop: shop.domain, customerId: id)
+        let emails = Self.emails([object["email"]?.stringValue, stored?.email])
+        let phones = Array(Set([object["phone"]?.stringValue, stored?.phone].compactMap { $0 }.filter { !$0.isEmpty })).sorted()
+        // Every Braze id the customer may have had (the strategy may have changed since): outbox entries are matched on them.
+        var externalIds = [id]
+        for email in emails {
+            var c = Customer(shop: shop.domain, id: id)
+            c.email = email
+            externalIds += [ExternalIdStrategy.email, .emailSHA256].compactMap { ExternalId.of(c, strategy: $0) }
+        }
+        let redaction = CustomerRedaction(customerId: id, emails: emails, phones: phones,
+                                          orderIds: (body["orders_to_redact"]?.arrayValue ?? []).compactMap(\.idString),
+                                          externalIds: externalIds, before: logged.position)
+        var report = try state.redact(shop: shop.domain, redaction)
+        report.exportFiles = deleteExports(shop: shop.domain, customerId: id)
+        // Queued after the deletion, which removes the customer's unsent operations.
         var ops = OperationBuilder(shop: shop.domain, event: logged, userKey: "c:" + id)
         if let externalId { ops.delete(externalIds: [externalId]) }
-        if shop.braze.anonymous == .forward, !visitors.isEmpty { ops.delete(visitorAliases: visitors) }
+        if shop.braze.anonymous == .forward, !report.visitors.isEmpty { ops.delete(visitorAliases: report.visitors) }
         try state.enqueue(ops.operations)
+        try state.scrubDelivery(shop: shop.domain, position: logged.position, properties: Self.idsOnly(body, customerId: id, listKey: "orders_to_redact").serialized)
         try state.audit(shop: shop.domain, action: "customers/redact",
-                        detail: "customer and \(visitors.count) visitor(s) deleted locally; Braze deletion queued: \(externalId != nil)", at: logged.event.receivedAt)
+                        detail: "\(report.summary); Braze deletion queued: \(externalId != nil)", at: logged.event.receivedAt)
+    }
+
+    /// Deletes the earlier `customers/data_request` exports of a customer (and the shop's leftover temporary
+    /// export files); returns how many files went. Failures are logged: the redact itself must go on.
+    private func deleteExports(shop: String, customerId: String) -> Int {
+        guard let directory = exportDirectory else { return 0 }
+        let folder = (directory as NSString).appendingPathComponent("exports")
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return 0 }
+        var deleted = 0
+        let prefix = Self.exportPrefix(shop)
+        for name in names where name.hasPrefix(prefix) || name.hasPrefix("." + prefix) {
+            let path = (folder as NSString).appendingPathComponent(name)
+            let isTemporary = name.hasPrefix(".")
+            if !isTemporary {
+                guard let data = FileManager.default.contents(atPath: path),
+                      let export = (try? JSONParser.parse(Array(data)))?.objectValue, Self.exportCustomer(export) == customerId else { continue }
+            }
+            do {
+                try FileManager.default.removeItem(atPath: path)
+                if !isTemporary { deleted += 1 }
+            } catch {
+                logger.error("could not delete an export of a redacted customer", metadata: ["shop": .string(shop), "path": .string(path), "error": "\(error)"])
+            }
+        }
+        return deleted
+    }
+
+    /// The customer an export is about (`customer_id`, or the customer row of exports written before it existed).
+    private static func exportCustomer(_ export: JSONObject) -> String? {
+        export["customer_id"]?.idString ?? export["customer"]?.arrayValue?.first?.objectValue?["customer_id"]?.idString
+    }
+
+    private static func exportPrefix(_ shop: String) -> String { "\(safeName(shop))-data-request-" }
+
+    /// A file-name component: letters, digits, `.`, `-` and `_` only.
+    private static func safeName(_ text: String) -> String {
+        String(text.unicodeScalars.map { CharacterSet.alphanumerics.contains($0) && $0.isASCII || "._-".unicodeScalars.contains($0) ? Character($0) : "_" })
+    }
+
+    private static func emails(_ values: [String?]) -> [String] {
+        Array(Set(values.compactMap { ExternalId.normalizedEmail($0) })).sorted()
+    }
+
+    /// A compliance request reduced to its ids, so the log keeps what was asked but no contact details.
+    private static func idsOnly(_ body: JSONObject, customerId: String, listKey: String) -> JSONValue {
+        var members: [(key: String, value: JSONValue)] = []
+        for key in ["shop_id", "shop_domain"] { if let value = body[key] { members.append((key, value)) } }
+        members.append(("customer", .object(JSONObject([("id", .string(customerId))]))))
+        if let list = body[listKey] { members.append((listKey, .array((list.arrayValue ?? []).compactMap(\.idString).map(JSONValue.string)))) }
+        if let request = body["data_request"]?.objectValue?["id"]?.idString {
+            members.append(("data_request", .object(JSONObject([("id", .string(request))]))))
+        }
+        members.append(("scrubbed", .bool(true)))
+        return .object(JSONObject(members))
     }
 }

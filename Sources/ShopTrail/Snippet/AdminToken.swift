@@ -26,18 +26,20 @@ public enum AdminToken {
     /// The configured token, or the one in `data_dir/admin_token`, created if missing.
     public static func loadOrCreate(server: ServerConfig) throws -> (token: Secret, origin: Origin) {
         if let token = server.adminToken { return (token, .config) }
+        try PrivateFiles.directory(server.dataDir)
         let path = (server.dataDir as NSString).appendingPathComponent(fileName)
         if let text = try? String(contentsOfFile: path, encoding: .utf8) {
             let token = text.trimmingCharacters(in: .whitespacesAndNewlines)
-            if token.utf8.count >= 16 { return (Secret(token), .file(path: path, created: false)) }
+            if token.utf8.count >= 16 {
+                // A token file written by an older version may be readable by others.
+                PrivateFiles.tighten(path)
+                return (Secret(token), .file(path: path, created: false))
+            }
         }
         let token = "st_admin_" + randomHex(bytes: 24)
-        try FileManager.default.createDirectory(atPath: server.dataDir, withIntermediateDirectories: true)
-        // Created 0600 from the start: there is no moment when another user could read it.
-        guard FileManager.default.createFile(atPath: path, contents: Data((token + "\n").utf8), attributes: [.posixPermissions: 0o600]) else {
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path])
-        }
-        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
+        // Written under a temporary name created O_EXCL with mode 0600, then renamed: the token is
+        // never in a file another user could open, and a crash never leaves a half-written token.
+        try PrivateFiles.replace(path, contents: Data((token + "\n").utf8))
         return (Secret(token), .file(path: path, created: true))
     }
 

@@ -14,10 +14,10 @@ struct BeaconIngest: Sendable {
     func ingest(
         _ request: Request, source: EventSource,
         authorize: (ShopConfig) throws(APIError) -> Void,
-        verified: String? = nil
+        verified: String? = nil, clientIP: String? = nil
     ) async -> Response {
         do {
-            let result = try await accept(request, source: source, authorize: authorize, verified: verified)
+            let result = try await accept(request, source: source, authorize: authorize, verified: verified, clientIP: clientIP)
             let body = #"{"ok":true,"accepted":\#(result.inserted),"duplicates":\#(result.duplicates)}"#
             return Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: body)))
         } catch {
@@ -27,7 +27,7 @@ struct BeaconIngest: Sendable {
     }
 
     private func accept(
-        _ request: Request, source: EventSource, authorize: (ShopConfig) throws(APIError) -> Void, verified: String?
+        _ request: Request, source: EventSource, authorize: (ShopConfig) throws(APIError) -> Void, verified: String?, clientIP: String?
     ) async throws(APIError) -> AppendResult {
         let limits = collector.limits
         let buffer = try await CollectorController.readBody(request, limits: limits)
@@ -37,7 +37,7 @@ struct BeaconIngest: Sendable {
             throw APIError(.unauthorized, "unknown_write_key", "write_key '\(IncomingBatch.truncate(writeKey))' belongs to no shop", field: "write_key")
         }
         try authorize(shop)
-        try collector.checkWriteKeyLimit(shop, envelope: envelope)
+        try collector.spendRateLimits(shop, envelope: envelope, clientIP: clientIP)
         let batch = try IncomingBatch.validate(envelope: envelope, writeKey: writeKey, limits: limits)
         let events = try collector.makeEvents(batch, shop: shop, receivedAt: receivedAt).map { event in
             var event = event

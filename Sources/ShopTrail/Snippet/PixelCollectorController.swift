@@ -10,9 +10,10 @@ public struct PixelCollectorController: Sendable {
 
     public init(collector: CollectorController) { self.ingest = BeaconIngest(collector: collector) }
 
-    public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
-        router.post(RouterPath(stringLiteral: Self.path)) { request, _ in
-            var response = await self.ingest.ingest(request, source: .pixel, authorize: { _ throws(APIError) in })
+    public func addRoutes<Context: RemoteAddressRequestContext>(to router: Router<Context>) {
+        router.post(RouterPath(stringLiteral: Self.path)) { request, context in
+            var response = await self.ingest.ingest(request, source: .pixel, authorize: { _ throws(APIError) in },
+                                                    clientIP: self.ingest.collector.clientIP(request, context))
             // The sandbox reads nothing back, but a readable answer helps when debugging from a console.
             response.headers[.accessControlAllowOrigin] = "*"
             return response

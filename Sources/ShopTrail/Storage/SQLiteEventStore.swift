@@ -24,6 +24,16 @@ public final class SQLiteDatabase: Sendable {
         let pragma = synchronous.rawValue.uppercased()
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = \(pragma)")
+            // Deleted rows (a redacted customer) are overwritten with zeros, not left in free space.
+            try db.execute(sql: "PRAGMA secure_delete = ON")
+        }
+        // The file is created 0600 before SQLite opens it: SQLite gives the -wal and -shm files the
+        // database file's mode, so no file of the store is ever readable by another local user.
+        if path != ":memory:", !path.isEmpty {
+            if PrivateFiles.mode(path) == nil {
+                do { try PrivateFiles.createNew(path, contents: Data()) } catch let error as PrivateFiles.Failure where error.code == EEXIST {}
+            }
+            for file in [path, path + "-wal", path + "-shm"] { PrivateFiles.tighten(file) }
         }
         pool = try DatabasePool(path: path, configuration: config)
         try SQLiteMigrations.migrator.migrate(pool)
@@ -53,10 +63,12 @@ public final class SQLiteEventStore: EventStore {
     }
 
     static let insertSQL = """
-        INSERT INTO events (shop, source, event_id, name, visitor_id, session_id, client_time, time, received_at, context, properties, verified)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        INSERT INTO events (shop, source, event_id, name, visitor_id, session_id, client_time, time, received_at, context, properties, verified, context_id)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT (shop, source, event_id) DO NOTHING
         """
+    static let insertContextSQL = "INSERT INTO event_contexts (shop, text) VALUES (?, ?)"
+    static let attachContextSQL = "UPDATE events SET context_id = ? WHERE position = ?"
 
     static func insert(_ groups: [[NewEvent]], db: Database) throws -> [AppendResult] {
         let statement = try db.cachedStatement(sql: insertSQL)
@@ -65,6 +77,11 @@ public final class SQLiteEventStore: EventStore {
         let handle = statement.sqliteStatement
         return try groups.map { events in
             var inserted = 0
+            // A batch's context is stored once for all its events (issue 14: it used to be copied into
+            // each, 8 KiB times 100). Written with the first event that is not a duplicate, so a
+            // retried batch adds nothing; a lone event keeps its context inline.
+            let shared = events.count > 1 ? events.first?.context.flatMap { text in events.allSatisfy { $0.context == text } ? text : nil } : nil
+            var contextId: Int64?
             for e in events {
                 sqlite3_reset(handle)
                 sqlite3_clear_bindings(handle)
@@ -77,16 +94,24 @@ public final class SQLiteEventStore: EventStore {
                 bind(handle, 7, e.clientTime)
                 bind(handle, 8, e.time)
                 bind(handle, 9, e.receivedAt)
-                bind(handle, 10, e.context)
+                bind(handle, 10, shared == nil ? e.context : nil)
                 bind(handle, 11, e.properties)
                 bind(handle, 12, e.verified)
+                bind(handle, 13, contextId)
                 let code = sqlite3_step(handle)
                 guard code == SQLITE_DONE else {
                     let message = String(cString: sqlite3_errmsg(db.sqliteConnection))
                     sqlite3_reset(handle)
                     throw DatabaseError(resultCode: ResultCode(rawValue: code), message: message, sql: insertSQL)
                 }
-                if sqlite3_changes(db.sqliteConnection) > 0 { inserted += 1 }
+                guard sqlite3_changes(db.sqliteConnection) > 0 else { continue }
+                inserted += 1
+                if let shared, contextId == nil {
+                    let position = db.lastInsertedRowID
+                    try db.cachedStatement(sql: insertContextSQL).execute(arguments: [e.shop, shared])
+                    contextId = db.lastInsertedRowID
+                    try db.cachedStatement(sql: attachContextSQL).execute(arguments: [contextId, position])
+                }
             }
             sqlite3_reset(handle)
             sqlite3_clear_bindings(handle)
@@ -132,7 +157,13 @@ public final class SQLiteEventStore: EventStore {
     }
 
     /// The columns every event query selects, in `loggedEvent`'s order.
-    static let eventColumns = "position, shop, source, event_id, name, visitor_id, session_id, client_time, time, received_at, context, properties, verified"
+    static let eventColumns = "position, shop, source, event_id, name, visitor_id, session_id, client_time, time, received_at, \(contextColumn), properties, verified"
+    /// An event's context, inline or shared with its batch (`FROM events`, not aliased).
+    static let contextColumn = "COALESCE(context, (SELECT text FROM event_contexts WHERE id = events.context_id)) AS context"
+    /// Deletes shared contexts no event refers to any more (after events were deleted).
+    static func deleteOrphanContexts(_ db: Database) throws {
+        try db.execute(sql: "DELETE FROM event_contexts WHERE NOT EXISTS (SELECT 1 FROM events WHERE events.context_id = event_contexts.id)")
+    }
 
     static func loggedEvent(_ row: Row) -> LoggedEvent {
         LoggedEvent(
@@ -307,6 +338,22 @@ enum SQLiteMigrations {
             try db.execute(sql: "ALTER TABLE events ADD COLUMN verified TEXT")
         }
         SQLiteProcessorRun.migrate(&migrator)
+        migrator.registerMigration("v15-shared-contexts") { db in
+            try db.execute(sql: """
+                CREATE TABLE event_contexts (id INTEGER PRIMARY KEY AUTOINCREMENT, shop TEXT NOT NULL, text TEXT NOT NULL);
+                CREATE INDEX event_contexts_shop ON event_contexts (shop);
+                ALTER TABLE events ADD COLUMN context_id INTEGER;
+                CREATE INDEX events_context ON events (context_id) WHERE context_id IS NOT NULL;
+                """)
+        }
+        migrator.registerMigration("v16-security-counts") { db in
+            try db.execute(sql: """
+                CREATE TABLE security_counts (
+                    shop TEXT NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL, day INTEGER NOT NULL, count INTEGER NOT NULL,
+                    first_at INTEGER NOT NULL, last_at INTEGER NOT NULL, PRIMARY KEY (shop, kind, detail, day)
+                );
+                """)
+        }
         return migrator
     }
 }

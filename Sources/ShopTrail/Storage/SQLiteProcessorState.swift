@@ -1,4 +1,6 @@
+import Foundation
 import GRDB
+import GRDBSQLite
 
 /// `ProcessorState` inside one SQLite write transaction.
 final class SQLiteProcessorState: ProcessorState {
@@ -139,47 +141,211 @@ final class SQLiteProcessorState: ProcessorState {
         SELECT DISTINCT visitor_id FROM visitor_links WHERE shop = ? AND customer_id = ? UNION SELECT visitor_id FROM visitors WHERE shop = ? AND customer_id = ?
         """
 
-    func export(shop: String, customerId: String) throws -> JSONValue {
-        func rows(_ sql: String, _ args: StatementArguments) throws -> JSONValue {
-            .array(try Row.fetchAll(db, sql: sql, arguments: args).map { row in
-                .object(JSONObject(row.columnNames.map { name -> (key: String, value: JSONValue) in
-                    let value: JSONValue = switch row[name] as DatabaseValue? {
-                    case .some(let v) where v.storage == .null: .null
-                    case .some(let v): if let i = Int64.fromDatabaseValue(v) { .number(String(i)) } else { .string(String.fromDatabaseValue(v) ?? "") }
-                    case .none: .null
-                    }
-                    return (name, value)
-                }))
-            })
-        }
+    /// A row as a JSON object; columns holding JSON text (payloads, bodies) are embedded as JSON.
+    private static func json(_ row: Row, embedding: Set<String> = []) -> JSONValue {
+        .object(JSONObject(row.columnNames.map { name -> (key: String, value: JSONValue) in
+            let value: JSONValue = switch row[name] as DatabaseValue? {
+            case .some(let v) where v.storage == .null: .null
+            case .some(let v):
+                if let i = Int64.fromDatabaseValue(v) { .number(String(i)) } else {
+                    String.fromDatabaseValue(v).map { text in
+                        embedding.contains(name) ? ((try? JSONParser.parse(Array(text.utf8))) ?? .string(text)) : .string(text)
+                    } ?? .null
+                }
+            case .none: .null
+            }
+            return (name, value)
+        }))
+    }
+
+    private func rows(_ sql: String, _ args: StatementArguments, embedding: Set<String> = []) throws -> JSONValue {
+        .array(try Row.fetchAll(db, sql: sql, arguments: args).map { Self.json($0, embedding: embedding) })
+    }
+
+    /// A JSON array of strings, bound as one argument and read with `json_each`.
+    private static func list(_ values: [String]) -> String { JSONValue.array(values.map(JSONValue.string)).serialized }
+
+    /// Webhook deliveries of a customer (arguments `:shop`, `:before`, `:cid`, `:orders`, `:emails`, `:phones`): by its
+    /// customer id wherever a topic carries it, by the ids of its orders, by its email or phone. Ids may be JSON numbers
+    /// or strings, so both sides are compared as text.
+    private static let webhookMatch = """
+        shop = :shop AND source = 'webhook' AND position < :before AND CASE WHEN json_valid(properties) THEN (
+            CAST(json_extract(properties, '$.customer.id') AS TEXT) = :cid
+            OR CAST(json_extract(properties, '$.customer_id') AS TEXT) = :cid
+            OR (name LIKE 'customers/%' AND CAST(json_extract(properties, '$.id') AS TEXT) = :cid)
+            OR (name LIKE 'orders/%' AND CAST(json_extract(properties, '$.id') AS TEXT) IN (SELECT value FROM json_each(:orders)))
+            OR CAST(json_extract(properties, '$.order_id') AS TEXT) IN (SELECT value FROM json_each(:orders))
+            OR lower(json_extract(properties, '$.email')) IN (SELECT value FROM json_each(:emails))
+            OR lower(json_extract(properties, '$.contact_email')) IN (SELECT value FROM json_each(:emails))
+            OR lower(json_extract(properties, '$.customer.email')) IN (SELECT value FROM json_each(:emails))
+            OR lower(json_extract(properties, '$.email_address')) IN (SELECT value FROM json_each(:emails))
+            OR json_extract(properties, '$.phone') IN (SELECT value FROM json_each(:phones))
+            OR json_extract(properties, '$.customer.phone') IN (SELECT value FROM json_each(:phones))
+        ) ELSE 0 END
+        """
+
+    /// Order resources of a customer (arguments `:shop`, `:cid`, `:emails`).
+    private static let orderResourceMatch = """
+        shop = :shop AND kind = 'order' AND CASE WHEN json_valid(body) THEN (
+            CAST(json_extract(body, '$.customer.id') AS TEXT) = :cid
+            OR lower(json_extract(body, '$.email')) IN (SELECT value FROM json_each(:emails))
+            OR lower(json_extract(body, '$.contact_email')) IN (SELECT value FROM json_each(:emails))
+        ) ELSE 0 END
+        """
+
+    /// The orders named plus every stored order of the customer (by customer id or email), in deliveries or resources.
+    private func orders(shop: String, customerId: String, emails: [String], phones: [String], named: [String], before: Int64) throws -> [String] {
+        var arguments: StatementArguments = ["shop": shop, "before": before, "cid": customerId, "orders": Self.list([]),
+                                             "emails": Self.list(emails), "phones": Self.list(phones)]
+        var ids = Set(named)
+        ids.formUnion(try String?.fetchAll(db, sql: """
+            SELECT CAST(json_extract(properties, '$.id') AS TEXT) FROM events WHERE name LIKE 'orders/%' AND \(Self.webhookMatch)
+            """, arguments: arguments).compactMap { $0 })
+        arguments = ["shop": shop, "cid": customerId, "emails": Self.list(emails)]
+        ids.formUnion(try String.fetchAll(db, sql: "SELECT id FROM shopify_resources WHERE \(Self.orderResourceMatch)", arguments: arguments))
+        return ids.sorted()
+    }
+
+    func export(shop: String, customerId: String, emails: [String], orderIds: [String]) throws -> JSONValue {
         let visitors = Self.customerVisitors
         let args: StatementArguments = [shop, customerId, shop, customerId]
+        let before = Int64.max
+        let orders = try self.orders(shop: shop, customerId: customerId, emails: emails, phones: [], named: orderIds, before: before)
+        let webhookArguments: StatementArguments = ["shop": shop, "before": before, "cid": customerId, "orders": Self.list(orders),
+                                                    "emails": Self.list(emails), "phones": Self.list([])]
         return .object(JSONObject([
+            ("customer_id", .string(customerId)),
             ("customer", try rows("SELECT * FROM customers WHERE shop = ? AND customer_id = ?", [shop, customerId])),
             ("visitors", try rows("SELECT * FROM visitors WHERE shop = ? AND visitor_id IN (\(visitors))", [shop] + args)),
             ("links", try rows("SELECT * FROM visitor_links WHERE shop = ? AND customer_id = ?", [shop, customerId])),
             ("carts", try rows("SELECT * FROM carts WHERE shop = ? AND visitor_id IN (\(visitors))", [shop] + args)),
-            ("abandonment_timers", try rows("SELECT kind, subject, state, armed_at, due_at, detail FROM abandonment_timers WHERE shop = ? AND (customer_id = ? OR visitor_id IN (\(visitors)))", [shop, customerId] + args)),
-            ("events", try rows("SELECT position, source, event_id, name, time, context, properties FROM events WHERE shop = ? AND visitor_id IN (\(visitors)) ORDER BY position", [shop] + args)),
+            ("abandonment_timers", try rows("SELECT kind, subject, state, armed_at, due_at, detail FROM abandonment_timers WHERE shop = ? AND (customer_id = ? OR visitor_id IN (\(visitors)))", [shop, customerId] + args,
+                                            embedding: ["detail"])),
+            ("events", try rows("SELECT position, source, event_id, name, time, \(SQLiteEventStore.contextColumn), properties FROM events WHERE shop = ? AND visitor_id IN (\(visitors)) ORDER BY position", [shop] + args,
+                                embedding: ["context", "properties"])),
+            ("webhook_deliveries", try rows("SELECT position, name AS topic, event_id, received_at, properties AS payload FROM events WHERE \(Self.webhookMatch) ORDER BY position",
+                                            webhookArguments, embedding: ["payload"])),
+            ("orders", try rows("SELECT id, updated_at, body FROM shopify_resources WHERE shop = ? AND kind = 'order' AND deleted = 0 AND id IN (SELECT value FROM json_each(?)) ORDER BY id",
+                                [shop, Self.list(orders)], embedding: ["body"])),
         ]))
     }
 
-    func redact(shop: String, customerId: String) throws -> [String] {
-        let visitors = try String.fetchAll(db, sql: Self.customerVisitors, arguments: [shop, customerId, shop, customerId])
+    func redact(shop: String, _ r: CustomerRedaction) throws -> RedactionReport {
+        var report = RedactionReport()
+        let cid = r.customerId
+        let visitors = try String.fetchAll(db, sql: Self.customerVisitors, arguments: [shop, cid, shop, cid])
+        report.visitors = visitors
+        let orders = try self.orders(shop: shop, customerId: cid, emails: r.emails, phones: r.phones, named: r.orderIds, before: r.before)
+        let webhookArguments: StatementArguments = ["shop": shop, "before": r.before, "cid": cid, "orders": Self.list(orders),
+                                                    "emails": Self.list(r.emails), "phones": Self.list(r.phones)]
+
+        // Cart and checkout tokens of the customer's orders and checkouts, before those rows go: carts and
+        // checkout timers are keyed by them, with no customer id of their own.
+        var tokens = Set<String>()
+        func collectTokens(_ text: String?) {
+            guard let text, let object = (try? JSONParser.parse(Array(text.utf8)))?.objectValue else { return }
+            for key in ["cart_token", "checkout_token", "token"] {
+                if let token = object[key]?.stringValue, !token.isEmpty { tokens.insert(token); tokens.insert(String(token.split(separator: "?").first ?? "")) }
+            }
+        }
+        let deliveries = try Row.fetchAll(db, sql: "SELECT position, properties FROM events WHERE \(Self.webhookMatch)", arguments: webhookArguments)
+        for row in deliveries { collectTokens(row["properties"]) }
+        let resourceArguments: StatementArguments = ["shop": shop, "cid": cid, "orders": Self.list(orders)]
+        let resourceMatch = """
+            shop = :shop AND ((kind IN ('customer', 'email_consent', 'sms_consent') AND id = :cid)
+            OR (kind IN ('order', 'parked_refunds') AND id IN (SELECT value FROM json_each(:orders))))
+            """
+        for body in try String?.fetchAll(db, sql: "SELECT body FROM shopify_resources WHERE \(resourceMatch)", arguments: resourceArguments) { collectTokens(body) }
+        tokens.remove("")
+
+        try db.execute(sql: "DELETE FROM events WHERE position IN (SELECT value FROM json_each(?))",
+                       arguments: [JSONValue.array(deliveries.map { .number(String($0["position"] as Int64)) }).serialized])
+        report.webhookDeliveries = db.changesCount
+        try db.execute(sql: "DELETE FROM shopify_resources WHERE \(resourceMatch)", arguments: resourceArguments)
+        report.resources = db.changesCount
+
+        // Storefront and pixel events: every event of the customer's visitors (held or processed, before or
+        // after the redact), and any other event that carries the email or phone (a pixel checkout of a visitor never linked).
         for visitor in visitors {
-            for table in ["events", "visitors", "visitor_links", "carts", "product_views", "security_events", "abandonment_timers"] {
+            try db.execute(sql: "DELETE FROM events WHERE shop = ? AND visitor_id = ?", arguments: [shop, visitor])
+            report.events += db.changesCount
+        }
+        for needle in r.emails + r.phones.filter({ $0.count >= 7 }) {
+            let pattern = "%" + Self.likeEscaped(needle) + "%"
+            try db.execute(sql: """
+                DELETE FROM events WHERE shop = ? AND source != 'webhook' AND position < ? AND (properties LIKE ? ESCAPE '\\' OR context LIKE ? ESCAPE '\\'
+                OR context_id IN (SELECT id FROM event_contexts WHERE shop = ? AND text LIKE ? ESCAPE '\\'))
+                """, arguments: [shop, r.before, pattern, pattern, shop, pattern])
+            report.events += db.changesCount
+        }
+        // Contexts shared by the deleted events (a batch's page context, with its signed customer) go with them.
+        try SQLiteEventStore.deleteOrphanContexts(db)
+
+        let tokenList = Self.list(tokens.sorted())
+        try db.execute(sql: """
+            DELETE FROM carts WHERE shop = ? AND (visitor_id IN (SELECT value FROM json_each(?)) OR cart_token IN (SELECT value FROM json_each(?))
+            OR checkout_token IN (SELECT value FROM json_each(?)))
+            """, arguments: [shop, Self.list(visitors), tokenList, tokenList])
+        report.carts = db.changesCount
+        try db.execute(sql: """
+            DELETE FROM abandonment_timers WHERE shop = ? AND (customer_id = ? OR visitor_id IN (SELECT value FROM json_each(?))
+            OR subject IN (SELECT value FROM json_each(?)))
+            """, arguments: [shop, cid, Self.list(visitors), tokenList])
+        report.timers = db.changesCount
+        for visitor in visitors {
+            for table in ["visitors", "product_views", "security_events"] {
                 try db.execute(sql: "DELETE FROM \(table) WHERE shop = ? AND visitor_id = ?", arguments: [shop, visitor])
             }
         }
-        try db.execute(sql: "DELETE FROM customers WHERE shop = ? AND customer_id = ?", arguments: [shop, customerId])
-        try db.execute(sql: "DELETE FROM visitor_links WHERE shop = ? AND customer_id = ?", arguments: [shop, customerId])
-        try db.execute(sql: "DELETE FROM abandonment_timers WHERE shop = ? AND customer_id = ?", arguments: [shop, customerId])
-        try db.execute(sql: "DELETE FROM abandonment_cooldowns WHERE shop = ? AND target = ?", arguments: [shop, "c:" + customerId])
-        return visitors
+        try db.execute(sql: "DELETE FROM visitor_links WHERE shop = ? AND (customer_id = ? OR visitor_id IN (SELECT value FROM json_each(?)))",
+                       arguments: [shop, cid, Self.list(visitors)])
+        report.links = db.changesCount
+        try db.execute(sql: "DELETE FROM customers WHERE shop = ? AND customer_id = ?", arguments: [shop, cid])
+        report.customers = db.changesCount
+        try db.execute(sql: "DELETE FROM abandonment_cooldowns WHERE shop = ? AND target = ?", arguments: [shop, "c:" + cid])
+
+        // Braze operations not sent yet (and dead letters) for the customer: keyed by it, or naming one of its
+        // external ids, visitor aliases, its email or phone. Catalog operations carry no user; earlier deletions
+        // stay (they only name the user to delete).
+        var needles = (r.externalIds + visitors).map { JSONValue.string($0).serialized }
+        needles += r.emails + r.phones.filter { $0.count >= 7 }
+        for table in ["outbox", "outbox_dead"] {
+            try db.execute(sql: """
+                DELETE FROM \(table) WHERE shop = ? AND kind NOT IN ('delete', 'catalog_create', 'catalog_upsert', 'catalog_delete')
+                AND (user_key = ? OR EXISTS (SELECT 1 FROM json_each(?) WHERE instr(lower(payload), lower(value)) > 0))
+                """, arguments: [shop, "c:" + cid, Self.list(needles)])
+            if table == "outbox" { report.outbox = db.changesCount } else { report.deadLetters = db.changesCount }
+        }
+
+        // What a backfill fetched and has not enqueued yet (GraphQL ids).
+        let gid = "gid://shopify/Customer/" + cid
+        try db.execute(sql: """
+            DELETE FROM backfill_staging WHERE shop = ? AND ((kind = 'customer' AND id = ?)
+            OR (kind = 'order' AND id IN (SELECT 'gid://shopify/Order/' || value FROM json_each(?)))
+            OR CASE WHEN json_valid(body) THEN json_extract(body, '$.customer.id') = ? ELSE 0 END
+            OR EXISTS (SELECT 1 FROM json_each(?) WHERE instr(lower(body), lower(value)) > 0))
+            """, arguments: [shop, gid, Self.list(orders), gid, Self.list(r.emails + r.phones.filter { $0.count >= 7 })])
+        report.backfillRows = db.changesCount
+
+        // Old page images of the deleted rows stay in the WAL until a checkpoint copies the zeroed pages
+        // over them and truncates it: one runs, outside this transaction, once it commits.
+        if let path = sqlite3_db_filename(db.sqliteConnection, "main").map({ String(cString: $0) }), !path.isEmpty {
+            db.afterNextTransaction(onCommit: { _ in SQLiteCheckpoint.truncateSoon(path: path) })
+        }
+        return report
+    }
+
+    func scrubDelivery(shop: String, position: Int64, properties: String) throws {
+        try db.execute(sql: "UPDATE events SET properties = ?, context = NULL WHERE shop = ? AND position = ? AND source = 'webhook'",
+                       arguments: [properties, shop, position])
+    }
+
+    private static func likeEscaped(_ text: String) -> String {
+        text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
     }
 
     func redactShop(_ shop: String) throws {
-        for table in ["events", "visitors", "visitor_links", "customers", "carts", "product_views", "security_events", "sent_once", "shopify_resources", "outbox", "outbox_dead",
+        for table in ["events", "event_contexts", "visitors", "visitor_links", "customers", "carts", "product_views", "security_events", "security_counts", "sent_once", "shopify_resources", "outbox", "outbox_dead",
                       "abandonment_timers", "abandonment_cooldowns", "abandonment_counts"] {
             try db.execute(sql: "DELETE FROM \(table) WHERE shop = ?", arguments: [shop])
         }
@@ -196,7 +362,47 @@ final class SQLiteProcessorState: ProcessorState {
     }
 
     func securityEvent(shop: String, visitorId: String?, kind: String, detail: String, at: EpochMillis) throws {
-        try db.execute(sql: "INSERT INTO security_events (shop, visitor_id, kind, detail, at) VALUES (?, ?, ?, ?, ?)",
-                       arguments: [shop, visitorId, kind, detail, at])
+        // Counted per shop, kind, reason and UTC day, not stored one row each: a flood of forged claims
+        // grows one counter, not the table (issue 14). The visitor id is not kept.
+        _ = visitorId
+        try db.execute(sql: """
+            INSERT INTO security_counts (shop, kind, detail, day, count, first_at, last_at) VALUES (?, ?, ?, ?, 1, ?, ?)
+            ON CONFLICT (shop, kind, detail, day) DO UPDATE SET count = count + 1, last_at = excluded.last_at
+            """, arguments: [shop, kind, detail, at / 86_400_000, at, at])
+    }
+}
+
+/// Empties the WAL after a redact: `PRAGMA wal_checkpoint(TRUNCATE)` copies the latest (zeroed) pages
+/// into the database file and truncates the WAL, which still holds the deleted rows' older page images.
+enum SQLiteCheckpoint {
+    /// Runs the checkpoint in the background on its own connection, retrying while readers or a writer
+    /// keep it from completing (best effort: the WAL is also reset by SQLite's own checkpoints later).
+    static func truncateSoon(path: String, attempts: Int = 10) {
+        Task.detached(priority: .utility) {
+            for attempt in 0..<attempts {
+                if truncate(path: path) { return }
+                try? await Task.sleep(for: .milliseconds(200 * (attempt + 1)))
+            }
+        }
+    }
+
+    /// One `wal_checkpoint(TRUNCATE)`; true when every frame was copied and the WAL truncated.
+    @discardableResult
+    static func truncate(path: String) -> Bool {
+        var handle: OpaquePointer?
+        guard sqlite3_open_v2(path, &handle, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nil) == SQLITE_OK, let handle else {
+            sqlite3_close(handle)
+            return false
+        }
+        defer { sqlite3_close(handle) }
+        sqlite3_busy_timeout(handle, 1_000)
+        // The pragma, not sqlite3_wal_checkpoint_v2: preparing it reads the schema, which opens the WAL
+        // (on a fresh connection the C call finds no WAL open yet and returns OK having done nothing).
+        var statement: OpaquePointer?
+        guard sqlite3_prepare_v2(handle, "PRAGMA wal_checkpoint(TRUNCATE)", -1, &statement, nil) == SQLITE_OK else { return false }
+        defer { sqlite3_finalize(statement) }
+        // One row: busy (1 when it could not complete), WAL frames, frames checkpointed.
+        guard sqlite3_step(statement) == SQLITE_ROW else { return false }
+        return sqlite3_column_int(statement, 0) == 0
     }
 }

@@ -1,38 +1,22 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import NIOCore
 
-/// Refuses beacons beyond the per-IP limit before their body is read (429 with `Retry-After`).
-///
-/// Only the direct beacon routes: App Proxy beacons all arrive from Shopify's addresses (the write
-/// key's limit covers them) and webhooks are signed by Shopify.
-struct BeaconRateLimitMiddleware: RouterMiddleware {
-    typealias Context = ShopTrailRequestContext
-    static let paths: Set<String> = ["/v1/batch", PixelCollectorController.path]
-
-    let limits: BeaconRateLimits
-    let clock: any WallClock
-
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard request.method == .post, Self.paths.contains(request.uri.path), let ip = clientIP(request, context: context),
-              let wait = limits.perIP.take(ip, now: clock.now()) else {
-            return try await next(request, context)
-        }
-        return BeaconRateLimits.refusal("beacons from this address", waitMillis: wait).plainResponse()
-    }
-
+/// Who sent a beacon, for the per-IP limit.
+enum ClientAddress {
     /// The last `X-Forwarded-For` hop when the operator trusts their proxy, else the peer's address;
     /// nil (not limited by IP) for a loopback or private peer without trusted forwarding: that is a
     /// reverse proxy, and limiting it would limit every visitor of the shop together.
-    func clientIP(_ request: Request, context: Context) -> String? {
-        if limits.trustForwardedFor {
+    static func of(_ request: Request, remote: SocketAddress?, trustForwardedFor: Bool) -> String? {
+        if trustForwardedFor {
             guard let forwarded = request.headers[.xForwardedFor],
                   let last = forwarded.split(separator: ",").last?.trimmingCharacters(in: .whitespaces), !last.isEmpty else {
-                return context.remoteAddress?.ipAddress
+                return remote?.ipAddress
             }
             return String(last.prefix(64))
         }
-        guard let ip = context.remoteAddress?.ipAddress, !Self.isProxyAddress(ip) else { return nil }
+        guard let ip = remote?.ipAddress, !isProxyAddress(ip) else { return nil }
         return ip
     }
 
