@@ -72,6 +72,9 @@ def test_restart_quarantines_the_event_the_processor_dies_on_and_serves_again(tm
     assert status.returncode == 0 and "quarantined_events=1" in status.stdout, status.stdout + status.stderr
     listed = subprocess.run([binary(), "processor", "status", "--data", str(tmp_path / "data")], cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert "quarantined=1" in listed.stdout and "id=poison-1" in listed.stdout, listed.stdout + listed.stderr
+    token = (tmp_path / "data" / "admin_token").read_text().strip()
+    code, _, admin = request("GET", f"http://127.0.0.1:{port}/v1/admin/status", headers={"Authorization": f"Bearer {token}"})
+    assert code == 200 and admin["shops"][0]["processor"]["quarantined_events"] == 1, admin
     # A clean stop is recorded: the next start goes straight back to chunks.
     assert third.stop() == 0
     assert query(db, "select running, attempting from processor_run") == [(0, None)]

@@ -30,6 +30,7 @@ public struct DashboardController: Sendable {
                         ("dead", .number(String(shop.outbox.dead))),
                         ("oldest_pending_age_ms", shop.outbox.oldestPendingAgeMillis.map { .number(String($0)) } ?? .null),
                     ]))),
+                    ("processor", .object(JSONObject([("quarantined_events", .number(String(shop.quarantined)))]))),
                     ("abandonment", shop.abandonment.json),
                     ("backfill", shop.backfill.json),
                 ]))
@@ -48,6 +49,8 @@ public struct DashboardController: Sendable {
         var outbox: OutboxStatus
         var abandonment: AbandonmentStatus
         var backfill: BackfillJob
+        /// Events the processor set aside (`shoptrail processor status`).
+        var quarantined: Int
     }
 
     private func load() async throws -> [ShopStatus] {
@@ -55,8 +58,9 @@ public struct DashboardController: Sendable {
         let now = clock.now()
         var out: [ShopStatus] = []
         for status in try await AbandonmentStatus.load(database: database, config: config) {
+            let quarantined = try await database.pool.read { db in try SQLiteProcessorRun.quarantineCount(db, shop: status.shop) }
             out.append(ShopStatus(outbox: try await outbox.status(shop: status.shop, now: now), abandonment: status,
-                                  backfill: try await BackfillStore(database: database).job(shop: status.shop)))
+                                  backfill: try await BackfillStore(database: database).job(shop: status.shop), quarantined: quarantined))
         }
         return out
     }
@@ -84,8 +88,9 @@ public struct DashboardController: Sendable {
         for shop in shops {
             let o = shop.outbox
             html += "<h2>\(escape(shop.abandonment.shop))</h2>"
-            html += "<h3>Braze outbox</h3><table><tr><th>pending</th><th>in flight</th><th>dead</th><th>oldest pending</th></tr>"
-            html += "<tr><td>\(o.pending)</td><td>\(o.inFlight)</td><td>\(o.dead)</td><td>\(o.oldestPendingAgeMillis.map { "\($0 / 1000) s" } ?? "-")</td></tr></table>"
+            html += "<h3>Braze outbox</h3><table><tr><th>pending</th><th>in flight</th><th>dead</th><th>oldest pending</th><th>quarantined events</th></tr>"
+            html += "<tr><td>\(o.pending)</td><td>\(o.inFlight)</td><td>\(o.dead)</td><td>\(o.oldestPendingAgeMillis.map { "\($0 / 1000) s" } ?? "-")</td>"
+            html += "<td class=\"quarantined\">\(shop.quarantined)</td></tr></table>"
             html += "<h3>Abandonment timers</h3><table id=\"abandonment-\(escape(shop.abandonment.shop))\"><tr><th>kind</th><th>enabled</th><th>window</th><th>event</th><th>armed now</th><th>next due</th>"
             html += AbandonmentOutcome.allCases.map { "<th>\($0.rawValue)</th>" }.joined() + "</tr>"
             for kind in shop.abandonment.kinds {
