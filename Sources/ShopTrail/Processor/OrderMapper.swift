@@ -19,6 +19,13 @@ struct OrderMapper {
         JSONObject(members.compactMap { key, value in value.map { (key: key, value: $0) } })
     }
 
+    /// Shopify's `order_number` as a JSON number; nil unless it is a whole number. `idString` also
+    /// passes strings ("abc", "1,5"), which as `.number` would make the whole Braze request invalid JSON.
+    static func orderNumber(_ v: JSONValue?) -> JSONValue? {
+        guard let text = v?.idString, !text.contains("."), CatalogItemMapper.isDecimal(text) else { return nil }
+        return .number(text)
+    }
+
     private static func string(_ v: JSONValue?) -> JSONValue? { v?.stringValue.flatMap { $0.isEmpty ? nil : .string($0) } }
 
     /// Line items as Braze's `products[]`.
@@ -52,7 +59,7 @@ struct OrderMapper {
                 return .object(Self.object([("code", Self.string(d["code"])), ("amount", Self.money(d["amount"]))]))
             }
             let metadata = Self.object([
-                ("order_status_url", Self.string(order["order_status_url"])), ("order_number", order["order_number"]?.idString.map(JSONValue.number)),
+                ("order_status_url", Self.string(order["order_status_url"])), ("order_number", Self.orderNumber(order["order_number"])),
                 ("tags", tags(order)), ("referring_site", Self.string(order["referring_site"])),
                 ("payment_gateway_names", order["payment_gateway_names"]),
             ])
@@ -128,7 +135,7 @@ struct OrderMapper {
                 ("currency", Self.string(order["currency"]) ?? .string("USD")), ("products", Self.products(order["line_items"])),
                 ("source", .string(source)), ("cancel_reason", .string(order["cancel_reason"]?.stringValue ?? "other")),
                 ("metadata", .object(Self.object([
-                    ("order_status_url", Self.string(order["order_status_url"])), ("order_number", order["order_number"]?.idString.map(JSONValue.number)),
+                    ("order_status_url", Self.string(order["order_status_url"])), ("order_number", Self.orderNumber(order["order_number"])),
                     ("tags", tags(order)),
                 ]))),
             ]))
@@ -156,7 +163,7 @@ struct OrderMapper {
                 ("currency", currency), ("products", Self.products(.array(lines))), ("source", .string(source)),
                 ("metadata", .object(Self.object([
                     ("order_note", Self.string(refund["note"])), ("order_status_url", Self.string(order?["order_status_url"])),
-                    ("order_number", order?["order_number"]?.idString.map(JSONValue.number)), ("tags", order.map(tags)),
+                    ("order_number", Self.orderNumber(order?["order_number"])), ("tags", order.map(tags)),
                 ]))),
             ]))
         case .legacy:
