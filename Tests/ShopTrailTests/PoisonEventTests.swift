@@ -124,6 +124,9 @@ import Testing
         bucket.complete(reserved: 0, status: ShopifyThrottleStatus(maximumAvailable: 1e15, currentlyAvailable: 0, restoreRate: 1e-300), at: 0)
         #expect(bucket.waitMillis(for: 1e15, at: 0) == 3_600_000)
         #expect(JSONValue.string(String(repeating: "1", count: 200)).idString == nil)
+        // Admin API ids and order names: only ASCII digits become JSON numbers.
+        #expect(BackfillMapper.numericId(.string("gid://shopify/Order/½")) == nil && BackfillMapper.numericId(.string("gid://shopify/Order/٣")) == nil)
+        #expect(BackfillMapper.numericId(.string("gid://shopify/Order/820982911946154508")) == "820982911946154508")
     }
 
     @Test func aThrowingEventIsQuarantinedAndTheRestFlows() async throws {

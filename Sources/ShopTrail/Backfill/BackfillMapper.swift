@@ -4,7 +4,8 @@ enum BackfillMapper {
     static func numericId(_ value: JSONValue?) -> String? {
         guard let text = value?.idString else { return nil }
         let last = text.split(separator: "/").last.map { String($0.prefix { $0 != "?" }) } ?? text
-        return !last.isEmpty && last.allSatisfy(\.isNumber) ? last : nil
+        // ASCII digits only: `isNumber` also passes "½" or "٣", which are no JSON number.
+        return !last.isEmpty && last.allSatisfy(\.isASCIIDigit) ? last : nil
     }
 
     private static func text(_ value: JSONValue?) -> String? {
@@ -73,7 +74,7 @@ enum BackfillMapper {
                 ]))
             }
         }
-        let number = text(node["name"]).map { String($0.filter(\.isNumber)) }.flatMap { $0.isEmpty ? nil : JSONValue.number($0) }
+        let number = text(node["name"]).map { String($0.filter(\.isASCIIDigit)) }.flatMap { $0.isEmpty ? nil : JSONValue.number($0) }
         let tags = (node["tags"]?.arrayValue ?? []).compactMap(\.stringValue).joined(separator: ", ")
         let discountCodes = JSONValue.array((node["discountCodes"]?.arrayValue ?? []).compactMap { $0.stringValue.map { .object(JSONObject([("code", .string($0))])) } })
         let members: [(String, JSONValue?)] = [
@@ -95,4 +96,9 @@ enum BackfillMapper {
         guard let object = node["customer"]?.objectValue else { return nil }
         return customer(object, shop: shop)
     }
+}
+
+extension Character {
+    /// 0-9 only (Admin API ids and order names become JSON numbers).
+    var isASCIIDigit: Bool { isASCII && isNumber }
 }
