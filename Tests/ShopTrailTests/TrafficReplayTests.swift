@@ -21,7 +21,7 @@ import Testing
         var logins: [String: String] = [:]
 
         init(events count: Int, loginShare: Double = 0.2, now: EpochMillis) {
-            var rng = SplitMix(seed: 42)
+            var rng = FuzzRNG(seed: 42)
             let visitors = max(1, count / 10)
             let start = now - 6 * 3_600_000
             for v in 0..<visitors {
@@ -58,18 +58,6 @@ import Testing
             }
             // Interleave visitors as a real log would.
             events.sort { ($0.time, $0.eventId) < ($1.time, $1.eventId) }
-        }
-    }
-
-    struct SplitMix {
-        var state: UInt64
-        init(seed: UInt64) { state = seed }
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
         }
     }
 

@@ -76,6 +76,15 @@ def wait_for(predicate, timeout=60, message="condition"):
     raise AssertionError(f"timed out waiting for {message}")
 
 
+def query(db, sql, *args):
+    """Rows of one query on the server's SQLite file (read while the server runs: WAL)."""
+    con = sqlite3.connect(db, timeout=30)
+    try:
+        return con.execute(sql, args).fetchall()
+    finally:
+        con.close()
+
+
 def stored_ids(db_path):
     con = sqlite3.connect(db_path)
     try:

@@ -13,13 +13,12 @@ import json
 import random
 import re
 import socket
-import sqlite3
 import time
 import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from conftest import ROOT, free_port, request
+from conftest import ROOT, free_port, query, request, wait_for
 
 SEED = 1413
 SHOP = "fuzz.myshopify.com"
@@ -281,21 +280,8 @@ def rss_kb(pid):
     raise AssertionError("no VmRSS")
 
 
-def query(db, sql, *args):
-    con = sqlite3.connect(db, timeout=30)
-    try:
-        return con.execute(sql, args).fetchall()
-    finally:
-        con.close()
 
 
-def wait_for(predicate, timeout, message):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {message}")
 
 
 def write_config(tmp_path, port):
@@ -393,7 +379,7 @@ def test_hostile_requests_get_a_4xx_or_2xx_and_the_server_keeps_processing(tmp_p
     def processed():
         rows = query(db, "select position from processor_position where name = 'storefront'")
         return bool(rows) and rows[0][0] >= position
-    wait_for(processed, 120, "the processor to pass the last beacon")
+    wait_for(processed, 120, message="the processor to pass the last beacon")
     assert query(db, "select count(*) from processor_quarantine") == [(0,)], query(db, "select event_id, reason from processor_quarantine")
     assert server.proc.poll() is None, server.logs()[-3000:]
     assert request("GET", f"{base}/healthz")[0] == 200

@@ -1,19 +1,12 @@
 """Issue 14: a poison event never crash-loops the processor (the real binary, a test-only fault hook)."""
-import sqlite3
 import subprocess
 import time
 
-from conftest import batch, binary, free_port, request, wait_for
+from conftest import batch, binary, free_port, query, request, wait_for
 
 
 
 
-def query(db, sql, *args):
-    con = sqlite3.connect(db, timeout=10)
-    try:
-        return con.execute(sql, args).fetchall()
-    finally:
-        con.close()
 
 
 def position_of(db, event_id):
