@@ -48,4 +48,26 @@ import Testing
         let events = try await temp.store.events(after: 0, limit: 10)
         #expect(events.first?.event.context == #"{"page":{"type":"product"}}"#)
     }
+
+    @Test func heldEventsPurgedAfterTheHoldWindowTakeTheirSharedContextAlong() async throws {
+        let temp = try TempStore()
+        var braze = BrazeConfig()
+        braze.holdDays = 30
+        let shop = ShopConfig(domain: "a-shop.myshopify.com", writeKey: "pk_a_1", allowedOrigins: [], snippetSecret: nil, shopify: ShopifyConfig(), braze: braze)
+        let config = ShopTrailConfig(server: ServerConfig(publicURL: "http://127.0.0.1:8080", dataDir: temp.dir.path), shops: [shop], origin: "tests")
+        let start: EpochMillis = 1_795_428_000_000
+        func event(_ id: String, at: EpochMillis) -> NewEvent {
+            NewEvent(shop: shop.domain, source: .storefront, eventId: id, name: "page_viewed", visitorId: "v_anonymous_1", sessionId: nil, clientTime: nil,
+                     time: at, receivedAt: at, context: #"{"page":{"url":"https://a-shop.myshopify.com/held"}}"#, properties: "{}")
+        }
+        _ = try await temp.store.append([event("h1", at: start), event("h2", at: start)])
+        _ = try await temp.store.append([event("h3", at: start + 35 * 86_400_000), event("h4", at: start + 35 * 86_400_000)])
+        let processor = ProcessorService(database: temp.store.database, config: config, clock: ManualClock(start + 40 * 86_400_000), logger: Fixtures.logger())
+        try await processor.drain()
+        #expect(try await Self.count(temp, "event_contexts") == 2)
+        try await processor.purgeHeld()
+        let ids = try await temp.store.database.pool.read { db in try String.fetchAll(db, sql: "SELECT event_id FROM events ORDER BY position") }
+        #expect(ids == ["h3", "h4"])
+        #expect(try await Self.count(temp, "event_contexts") == 1)
+    }
 }

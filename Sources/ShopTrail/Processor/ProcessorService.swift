@@ -257,13 +257,11 @@ public final class ProcessorService: Service {
             var total = 0
             for shop in self.shops where shop.braze.anonymous == .hold {
                 let cutoff = now - EpochMillis(shop.braze.holdDays) * 86_400_000
-                try db.execute(sql: """
-                    DELETE FROM events WHERE shop = ? AND position <= ? AND time < ? AND visitor_id IS NOT NULL
+                total += try SQLiteEventStore.deleteEvents(db, where: """
+                    shop = ? AND position <= ? AND time < ? AND visitor_id IS NOT NULL
                     AND NOT EXISTS (SELECT 1 FROM visitors v WHERE v.shop = events.shop AND v.visitor_id = events.visitor_id AND v.customer_id IS NOT NULL)
                     """, arguments: [shop.domain, position, cutoff])
-                total += db.changesCount
             }
-            if total > 0 { try SQLiteEventStore.deleteOrphanContexts(db) }
             return total
         }
         if purged > 0 { logger.info("purged held events of unidentified visitors", metadata: ["events": "\(purged)"]) }

@@ -160,9 +160,19 @@ public final class SQLiteEventStore: EventStore {
     static let eventColumns = "position, shop, source, event_id, name, visitor_id, session_id, client_time, time, received_at, \(contextColumn), properties, verified"
     /// An event's context, inline or shared with its batch (`FROM events`, not aliased).
     static let contextColumn = "COALESCE(context, (SELECT text FROM event_contexts WHERE id = events.context_id)) AS context"
-    /// Deletes shared contexts no event refers to any more (after events were deleted).
-    static func deleteOrphanContexts(_ db: Database) throws {
-        try db.execute(sql: "DELETE FROM event_contexts WHERE NOT EXISTS (SELECT 1 FROM events WHERE events.context_id = event_contexts.id)")
+    /// Deletes events matching `condition` (an SQL expression on `events`), and the shared contexts only
+    /// they referred to; returns how many events went. The contexts to check come back from the delete
+    /// itself, so no scan of `event_contexts` holds the write lock.
+    static func deleteEvents(_ db: Database, where condition: String, arguments: StatementArguments) throws -> Int {
+        let contexts = try Int64?.fetchAll(db, sql: "DELETE FROM events WHERE \(condition) RETURNING context_id", arguments: arguments)
+        let candidates = Set(contexts.compactMap { $0 })
+        if !candidates.isEmpty {
+            try db.execute(sql: """
+                DELETE FROM event_contexts WHERE id IN (SELECT value FROM json_each(?))
+                AND NOT EXISTS (SELECT 1 FROM events WHERE events.context_id = event_contexts.id)
+                """, arguments: [JSONValue.array(candidates.map { .number(String($0)) }).serialized])
+        }
+        return contexts.count
     }
 
     static func loggedEvent(_ row: Row) -> LoggedEvent {

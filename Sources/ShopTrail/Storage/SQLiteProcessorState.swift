@@ -266,20 +266,17 @@ final class SQLiteProcessorState: ProcessorState {
 
         // Storefront and pixel events: every event of the customer's visitors (held or processed, before or
         // after the redact), and any other event that carries the email or phone (a pixel checkout of a visitor never linked).
+        // Contexts shared by the deleted events (a batch's page context, with its signed customer) go with them.
         for visitor in visitors {
-            try db.execute(sql: "DELETE FROM events WHERE shop = ? AND visitor_id = ?", arguments: [shop, visitor])
-            report.events += db.changesCount
+            report.events += try SQLiteEventStore.deleteEvents(db, where: "shop = ? AND visitor_id = ?", arguments: [shop, visitor])
         }
         for needle in r.emails + r.phones.filter({ $0.count >= 7 }) {
             let pattern = "%" + Self.likeEscaped(needle) + "%"
-            try db.execute(sql: """
-                DELETE FROM events WHERE shop = ? AND source != 'webhook' AND position < ? AND (properties LIKE ? ESCAPE '\\' OR context LIKE ? ESCAPE '\\'
+            report.events += try SQLiteEventStore.deleteEvents(db, where: """
+                shop = ? AND source != 'webhook' AND position < ? AND (properties LIKE ? ESCAPE '\\' OR context LIKE ? ESCAPE '\\'
                 OR context_id IN (SELECT id FROM event_contexts WHERE shop = ? AND text LIKE ? ESCAPE '\\'))
                 """, arguments: [shop, r.before, pattern, pattern, shop, pattern])
-            report.events += db.changesCount
         }
-        // Contexts shared by the deleted events (a batch's page context, with its signed customer) go with them.
-        try SQLiteEventStore.deleteOrphanContexts(db)
 
         let tokenList = Self.list(tokens.sorted())
         try db.execute(sql: """
