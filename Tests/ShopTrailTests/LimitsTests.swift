@@ -34,7 +34,7 @@ import Testing
 
     static func post(_ client: some TestClientProtocol, _ body: String, forwardedFor: String?) async throws -> (HTTPResponse.Status, String, HTTPFields) {
         var headers: HTTPFields = [.contentType: "text/plain"]
-        if let forwardedFor { headers[HTTPField.Name("X-Forwarded-For")!] = forwardedFor }
+        if let forwardedFor { headers[.xForwardedFor] = forwardedFor }
         return try await client.execute(uri: "/v1/batch", method: .post, headers: headers, body: ByteBuffer(string: body)) {
             ($0.status, String(buffer: $0.body), $0.headers)
         }

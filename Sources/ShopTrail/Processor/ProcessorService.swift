@@ -99,8 +99,7 @@ public final class ProcessorService: Service {
             let previous = try SQLiteProcessorRun.begin(db, at: now)
             guard previous.unclean else { return (0, nil) }
             guard let poison = previous.attempting, poison > (try Self.position(db)) else { return (chunkSize, nil) }
-            try SQLiteProcessorRun.quarantine(db, position: poison, reason: "the process stopped twice while handling this event", at: now)
-            try Self.setPosition(db, poison)
+            try Self.setAside(db, position: poison, reason: "the process stopped twice while handling this event", at: now)
             return (chunkSize, poison)
         }
         if let quarantined {
@@ -123,8 +122,7 @@ public final class ProcessorService: Service {
     /// Handles the next event alone, its position committed as "attempting" first; returns 0 when the log is drained.
     func processOneAlone() async throws -> Int {
         let next = try await database.pool.write { db -> LoggedEvent? in
-            guard let event = try Row.fetchOne(db, sql: "SELECT \(SQLiteEventStore.eventColumns) FROM events WHERE position > ? ORDER BY position LIMIT 1",
-                                               arguments: [try Self.position(db)]).map(SQLiteEventStore.loggedEvent) else { return nil }
+            guard let event = try SQLiteEventStore.events(db, after: try Self.position(db), limit: 1).first else { return nil }
             try SQLiteProcessorRun.setAttempting(db, event.position)
             return event
         }
@@ -140,15 +138,18 @@ public final class ProcessorService: Service {
             throw error
         } catch {
             let now = clock.now()
-            try await database.pool.write { db in
-                try SQLiteProcessorRun.quarantine(db, position: event.position, reason: "processing failed: \(error)", at: now)
-                try Self.setPosition(db, event.position)
-                try SQLiteProcessorRun.setAttempting(db, nil)
-            }
+            try await database.pool.write { db in try Self.setAside(db, position: event.position, reason: "processing failed: \(error)", at: now) }
             logger.error("processor quarantined an event", metadata: ["shop": .string(event.event.shop), "position": "\(event.position)",
                                                                        "event": .string(event.event.name), "error": "\(error)"])
         }
         return 1
+    }
+
+    /// Quarantines the event at `position` and moves the log past it, nothing left being attempted.
+    private static func setAside(_ db: Database, position: Int64, reason: String, at now: EpochMillis) throws {
+        try SQLiteProcessorRun.quarantine(db, position: position, reason: reason, at: now)
+        try setPosition(db, position)
+        try SQLiteProcessorRun.setAttempting(db, nil)
     }
 
     /// Storage that could not answer now (busy, full, I/O): worth retrying, never a reason to set an event aside.
@@ -170,8 +171,7 @@ public final class ProcessorService: Service {
         let budget = Duration.milliseconds(transactionBudgetMillis)
         return try await database.pool.write { db in
             let position = try Self.position(db)
-            let events = try Row.fetchAll(db, sql: "SELECT \(SQLiteEventStore.eventColumns) FROM events WHERE position > ? ORDER BY position LIMIT ?",
-                                          arguments: [position, limit]).map(SQLiteEventStore.loggedEvent)
+            let events = try SQLiteEventStore.events(db, after: position, limit: limit)
             guard !events.isEmpty else { return 0 }
             let state = SQLiteProcessorState(db)
             // The transaction holds SQLite's only write lock, which beacons and webhooks wait for:
@@ -209,8 +209,8 @@ public final class ProcessorService: Service {
     /// Handles quarantined events again (after a fix); each that succeeds leaves the quarantine.
     /// Returns how many were released and the reasons of those that failed again.
     public func retryQuarantined(positions: [Int64]? = nil) async throws -> (released: Int, failed: [String]) {
-        var chosen = positions ?? []
-        if positions == nil { chosen = try await quarantined(limit: Int.max).map(\.position) }
+        let chosen: [Int64]
+        if let positions { chosen = positions } else { chosen = try await quarantined(limit: Int.max).map(\.position) }
         var released = 0
         var failed: [String] = []
         for position in chosen {

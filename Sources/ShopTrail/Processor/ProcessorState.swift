@@ -45,7 +45,8 @@ public protocol ProcessorState {
     func enqueue(_ operations: [BrazeOperation]) throws
     /// The abandonment timers, in the same transaction.
     var timers: any AbandonmentTimerStore { get }
-    func securityEvent(shop: String, visitorId: String?, kind: String, detail: String, at: EpochMillis) throws
+    /// Counts a security event (a refused claim) per shop, kind, reason and day; no visitor is kept.
+    func securityEvent(shop: String, kind: String, detail: String, at: EpochMillis) throws
 }
 
 /// What a `customers/redact` covers: the customer, the contact details Shopify sent and we stored,

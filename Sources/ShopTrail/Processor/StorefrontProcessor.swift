@@ -49,7 +49,7 @@ public struct StorefrontProcessor: Sendable {
         let (claim, refused) = CustomerClaims.read(verified: verified, context: context, receivedAt: event.receivedAt, shop: shop.domain,
                                                    snippetSecret: shop.snippetSecret)
         if let refused {
-            try state.securityEvent(shop: shop.domain, visitorId: visitorId, kind: "customer_claim_refused", detail: refused.rawValue, at: event.receivedAt)
+            try state.securityEvent(shop: shop.domain, kind: "customer_claim_refused", detail: refused.rawValue, at: event.receivedAt)
             // Debug only: a flood of forged claims must not become a flood of log lines (they are counted).
             logger.debug("customer claim refused", metadata: ["shop": .string(shop.domain), "reason": .string(refused.rawValue)])
         }

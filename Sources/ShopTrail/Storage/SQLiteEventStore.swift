@@ -145,15 +145,13 @@ public final class SQLiteEventStore: EventStore {
     }
 
     public func events(after position: Int64, limit: Int) async throws -> [LoggedEvent] {
-        try await pool.read { db in
-            try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT \(Self.eventColumns) FROM events WHERE position > ? ORDER BY position LIMIT ?
-                    """,
-                arguments: [position, limit]
-            ).map(Self.loggedEvent)
-        }
+        try await pool.read { db in try Self.events(db, after: position, limit: limit) }
+    }
+
+    /// The log read by position: the events after `position`, oldest first, at most `limit`.
+    static func events(_ db: Database, after position: Int64, limit: Int) throws -> [LoggedEvent] {
+        try Row.fetchAll(db, sql: "SELECT \(eventColumns) FROM events WHERE position > ? ORDER BY position LIMIT ?",
+                         arguments: [position, limit]).map(loggedEvent)
     }
 
     /// The columns every event query selects, in `loggedEvent`'s order.
@@ -170,7 +168,7 @@ public final class SQLiteEventStore: EventStore {
             try db.execute(sql: """
                 DELETE FROM event_contexts WHERE id IN (SELECT value FROM json_each(?))
                 AND NOT EXISTS (SELECT 1 FROM events WHERE events.context_id = event_contexts.id)
-                """, arguments: [JSONValue.array(candidates.map { .number(String($0)) }).serialized])
+                """, arguments: [SQLiteList.of(candidates)])
         }
         return contexts.count
     }

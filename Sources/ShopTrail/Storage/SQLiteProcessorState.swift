@@ -162,8 +162,7 @@ final class SQLiteProcessorState: ProcessorState {
         .array(try Row.fetchAll(db, sql: sql, arguments: args).map { Self.json($0, embedding: embedding) })
     }
 
-    /// A JSON array of strings, bound as one argument and read with `json_each`.
-    private static func list(_ values: [String]) -> String { JSONValue.array(values.map(JSONValue.string)).serialized }
+    private static func list(_ values: [String]) -> String { SQLiteList.of(values) }
 
     /// Webhook deliveries of a customer (arguments `:shop`, `:before`, `:cid`, `:orders`, `:emails`, `:phones`): by its
     /// customer id wherever a topic carries it, by the ids of its orders, by its email or phone. Ids may be JSON numbers
@@ -259,7 +258,7 @@ final class SQLiteProcessorState: ProcessorState {
         tokens.remove("")
 
         try db.execute(sql: "DELETE FROM events WHERE position IN (SELECT value FROM json_each(?))",
-                       arguments: [JSONValue.array(deliveries.map { .number(String($0["position"] as Int64)) }).serialized])
+                       arguments: [SQLiteList.of(deliveries.map { $0["position"] as Int64 })])
         report.webhookDeliveries = db.changesCount
         try db.execute(sql: "DELETE FROM shopify_resources WHERE \(resourceMatch)", arguments: resourceArguments)
         report.resources = db.changesCount
@@ -358,10 +357,9 @@ final class SQLiteProcessorState: ProcessorState {
         try SQLiteOutbox.enqueue(operations, in: db)
     }
 
-    func securityEvent(shop: String, visitorId: String?, kind: String, detail: String, at: EpochMillis) throws {
+    func securityEvent(shop: String, kind: String, detail: String, at: EpochMillis) throws {
         // Counted per shop, kind, reason and UTC day, not stored one row each: a flood of forged claims
-        // grows one counter, not the table (issue 14). The visitor id is not kept.
-        _ = visitorId
+        // grows one counter, not the table (issue 14).
         try db.execute(sql: """
             INSERT INTO security_counts (shop, kind, detail, day, count, first_at, last_at) VALUES (?, ?, ?, ?, 1, ?, ?)
             ON CONFLICT (shop, kind, detail, day) DO UPDATE SET count = count + 1, last_at = excluded.last_at

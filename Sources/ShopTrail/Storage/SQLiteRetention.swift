@@ -61,7 +61,7 @@ enum SQLiteRetention {
     static func apply(_ step: Step, _ db: Database) throws -> Int {
         var deleted = 0
         for (sql, keys, arguments) in step.deletes where !keys.isEmpty {
-            try db.execute(sql: sql + " (SELECT value FROM json_each(?))", arguments: arguments + [JSONValue.array(keys.map { .number(String($0)) }).serialized])
+            try db.execute(sql: sql + " (SELECT value FROM json_each(?))", arguments: arguments + [SQLiteList.of(keys)])
             deleted += db.changesCount
         }
         for (sql, arguments) in step.direct {
