@@ -53,7 +53,7 @@ struct ServeCommand: AsyncParsableCommand {
             FileHandle.standardOutput.write(Data(text.utf8))
         }
         let outbox = SQLiteOutbox(database: store.database)
-        let forwarder = BrazeForwarder(outbox: outbox, senders: delivery.senders, logger: logger)
+        let forwarder = BrazeForwarder(outbox: outbox, senders: delivery.senders, settings: ForwarderSettings(shops: config.shops), logger: logger)
         let processor = ProcessorService(database: store.database, config: settled, faultHook: Self.testFault(), logger: logger)
         let abandonment = AbandonmentScheduler(database: store.database, config: settled, logger: logger)
         // Shut down in reverse order: stop taking beacons, then processing, then forwarding, then the sandbox.

@@ -72,14 +72,15 @@ import Testing
     }
 
     static func withHarness(settings: ForwarderSettings = { var s = ForwarderSettings(); s.lingerMillis = 0; return s }(),
+                            limits: BrazeRequestLimits = .init(),
                             _ body: @escaping @Sendable (Harness) async throws -> Void) async throws {
-        let app = buildBrazeSandboxApplication(configuration: BrazeSandboxConfiguration(apiKeys: [BrazeAPIKey(key)]), host: "127.0.0.1", port: 0)
+        let app = buildBrazeSandboxApplication(configuration: BrazeSandboxConfiguration(apiKeys: [BrazeAPIKey(key)], limits: limits), host: "127.0.0.1", port: 0)
         let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
         let temp = try TempStore()
         do {
             try await app.test(.live) { sandbox in
                 let port = try #require(sandbox.port)
-                let client = BrazeClient(httpClient: httpClient, restEndpoint: "http://127.0.0.1:\(port)", apiKey: Secret(key))
+                let client = BrazeClient(httpClient: httpClient, restEndpoint: "http://127.0.0.1:\(port)", apiKey: Secret(key), timeout: .seconds(120))
                 let outbox = SQLiteOutbox(database: temp.store.database)
                 let clock = ManualClock()
                 let forwarder = BrazeForwarder(outbox: outbox, senders: [shop: client], clock: clock, settings: settings, logger: Fixtures.logger())
@@ -108,6 +109,98 @@ import Testing
             #expect(events.count == 500)
             #expect(events.values.allSatisfy { $0 == (0..<20).map { "e\($0)" } })
             #expect(try await h.trackRequests().count == sent)
+        }
+    }
+
+    static func attributes(_ n: Int, user: String) -> BrazeOperation {
+        BrazeOperation(id: "attr-\(user)-\(n)", shop: shop, userKey: user, kind: .attributes,
+                       payload: #"{"external_id":"\#(user)","shopify_order_count":"\#(n)"}"#, createdAt: 0)
+    }
+
+    /// Objects per `/users/track` request the sandbox logged, all arrays together.
+    static func objectCounts(_ requests: [[String: Any]]) -> [Int] {
+        requests.compactMap { request in
+            guard let body = request["body"] as? [String: Any] else { return nil }
+            return ["attributes", "events", "purchases"].reduce(0) { $0 + ((body[$1] as? [Any])?.count ?? 0) }
+        }
+    }
+
+    /// Braze's current limit: 75 objects in total across attributes, events and purchases
+    /// (braze-docs `_docs/_api/api_limits.md`, the rate-limit page; more is refused whole with 400).
+    @Test func mixedAttributesAndEventsFillRequestsToTheCombinedLimitAndNeverDrawA400() async throws {
+        var limits = BrazeRequestLimits()
+        limits.maxCombinedUpdates = 75
+        try await Self.withHarness(limits: limits) { h in
+            var ops: [BrazeOperation] = []
+            for n in 0..<10 { for u in 0..<150 { ops.append(n % 2 == 0 ? Self.event(n, user: "user\(u)") : Self.attributes(n, user: "user\(u)")) } }
+            try await h.outbox.enqueue(ops)
+            let sent = try await h.drain()
+            let requests = try await h.trackRequests()
+            let statuses = requests.compactMap { $0["status"] as? Int }
+            #expect(statuses.allSatisfy { $0 == 201 }, "\(statuses.filter { $0 != 201 })")
+            let counts = Self.objectCounts(requests)
+            #expect(counts.count == sent && counts.reduce(0, +) == 1_500)
+            #expect(counts.allSatisfy { $0 <= 75 })
+            #expect(sent == 20, "1,500 objects in full requests of 75: \(counts)")
+            #expect(try await h.outbox.status(shop: Self.shop, now: h.clock.now()).dead == 0)
+        }
+    }
+
+    /// Accounts on the newer MAU packages take 50 in total; the shop's setting packs to it.
+    @Test func aShopOnTheFiftyObjectLimitGetsRequestsOfFifty() async throws {
+        var limits = BrazeRequestLimits()
+        limits.maxCombinedUpdates = 50
+        var shop = Fixtures.shopA  // a-shop.myshopify.com, the harness's shop
+        shop.braze.trackObjectsPerRequest = 50
+        var settings = ForwarderSettings(shops: [shop])
+        settings.lingerMillis = 0
+        #expect(settings.packer(for: Self.shop).maxTrackObjects == 50)
+        try await Self.withHarness(settings: settings, limits: limits) { h in
+            try await h.outbox.enqueue((0..<400).map { $0 % 3 == 0 ? Self.attributes($0, user: "u\($0 % 40)") : Self.event($0, user: "u\($0 % 40)") })
+            _ = try await h.drain()
+            let requests = try await h.trackRequests()
+            #expect(requests.allSatisfy { ($0["status"] as? Int) == 201 })
+            let counts = Self.objectCounts(requests)
+            #expect(counts.reduce(0, +) == 400 && counts.allSatisfy { $0 <= 50 } && counts.filter { $0 == 50 }.count == 8, "\(counts)")
+        }
+    }
+
+    /// Braze answers 413 above 4 MB (braze-docs `_docs/_api/endpoints/user_data.md`): large events are
+    /// packed into requests under that, and one that is alone larger still goes (alone).
+    @Test func requestsStayUnderFourMegabytes() throws {
+        let padding = String(repeating: "x", count: 90_000)
+        var seq: Int64 = 0
+        func entry(_ n: Int, pad: String) -> OutboxEntry {
+            seq += 1
+            let op = BrazeOperation(id: "big-\(n)", shop: Self.shop, userKey: "u\(n)", kind: .event,
+                                    payload: #"{"external_id":"u\#(n)","name":"e","time":"2026-11-23T10:00:00Z","properties":{"p":"\#(pad)"}}"#, createdAt: 0)
+            return OutboxEntry(seq: seq, operation: op, attempts: 0, lastError: nil)
+        }
+        let packer = BrazeRequestPacker()
+        let packed = try #require(packer.pack((0..<75).map { entry($0, pad: padding) }))
+        #expect(packed.request.body.count <= 4_000_000)
+        #expect(packed.carried.count == 4_000_000 / 90_100 || packed.carried.count == 4_000_000 / 90_100 - 1, "\(packed.carried.count)")
+        #expect(packed.carried.count + packed.leftover.count == 75)
+        let huge = try #require(packer.pack([entry(99, pad: String(repeating: "y", count: 4_100_000)), entry(100, pad: "z")]))
+        #expect(huge.carried.count == 1 && huge.leftover.count == 1)
+    }
+
+    /// The client paces by Braze's `X-RateLimit-*` headers (braze-docs `_docs/_api/api_limits.md`):
+    /// what is left is spread over the time to the reset; nothing left waits for it; hostile values are bounded.
+    @Test func pacingFollowsTheRateLimitHeaders() async throws {
+        try await Self.withHarness { h in
+            let now: EpochMillis = 1_800_000_000_000
+            let path = ShopTrail.BrazeEndpoint.usersTrack.path
+            let reset = Date(timeIntervalSince1970: Double(now + 3_000) / 1000)
+            let configured = h.forwarder.interval(nil, path: path, now: now)
+            #expect(configured >= 1)
+            #expect(h.forwarder.interval(BrazeRateLimitInfo(limit: 3000, remaining: 10, resetAt: reset), path: path, now: now) == 300)
+            #expect(h.forwarder.interval(BrazeRateLimitInfo(limit: 3000, remaining: 0, resetAt: reset), path: path, now: now) == 3_000)
+            #expect(h.forwarder.interval(BrazeRateLimitInfo(limit: 3000, remaining: 3000, resetAt: reset), path: path, now: now) == configured)
+            #expect(h.forwarder.interval(BrazeRateLimitInfo(limit: 3000, remaining: -5, resetAt: reset), path: path, now: now) == 3_000)
+            let farAway = Date(timeIntervalSince1970: 1e300)
+            #expect(h.forwarder.interval(BrazeRateLimitInfo(limit: 1, remaining: 0, resetAt: farAway), path: path, now: now) == 3_600_000)
+            #expect(h.forwarder.interval(BrazeRateLimitInfo(limit: 1, remaining: 1, resetAt: Date(timeIntervalSince1970: 0)), path: path, now: now) == configured)
         }
     }
 

@@ -117,6 +117,26 @@ import Testing
         #expect(error("").contains("empty"))
     }
 
+    /// Braze's `/users/track` limit per account, and the customer-id alias label Braze's connector uses
+    /// (`shopify_customer_id`, per store once several stores share a workspace: braze-docs multiple_stores.md).
+    @Test func trackLimitAndCustomerIdAliasLabel() throws {
+        let one = try parse("shops:\n  - domain: a.myshopify.com\n    write_key: pk_a_1\n    braze:\n      track_objects_per_request: 50\n")
+        #expect(one.shops[0].braze.trackObjectsPerRequest == 50 && one.shops[0].braze.customerIdAliasLabel == "shopify_customer_id")
+        #expect(try parse("shops:\n  - domain: a.myshopify.com\n    write_key: pk_a_1\n").shops[0].braze.trackObjectsPerRequest == 75)
+        #expect(error("shops:\n  - domain: a.myshopify.com\n    write_key: pk_a_1\n    braze:\n      track_objects_per_request: 76\n")
+            .hasPrefix("shops[0].braze.track_objects_per_request"))
+        let two = try parse("""
+            shops:
+              - domain: first-store.myshopify.com
+                write_key: pk_a_1
+              - domain: second-store.myshopify.com
+                write_key: pk_b_1
+                braze:
+                  customer_id_alias_label: my_label
+            """)
+        #expect(two.shops.map(\.braze.customerIdAliasLabel) == ["shopify_customer_id_first-store", "my_label"])
+    }
+
     @Test func errorsCarryTheLine() {
         let message = error("shops:\n  - domain: a.myshopify.com\n    write_key: pk_a_1\n    braze:\n      events: v3\n")
         #expect(message.contains("(line 5)"), "\(message)")

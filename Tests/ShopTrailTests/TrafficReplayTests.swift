@@ -85,7 +85,7 @@ import Testing
         do {
             try await app.test(.live) { sandbox in
                 let port = try #require(sandbox.port)
-                let client = BrazeClient(httpClient: httpClient, restEndpoint: "http://127.0.0.1:\(port)", apiKey: Secret("k"))
+                let client = BrazeClient(httpClient: httpClient, restEndpoint: "http://127.0.0.1:\(port)", apiKey: Secret("k"), timeout: .seconds(120))
                 var settings = ForwarderSettings()
                 settings.lingerMillis = 0
                 let outbox = SQLiteOutbox(database: temp.store.database)

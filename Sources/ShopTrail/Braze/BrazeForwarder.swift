@@ -12,7 +12,9 @@ extension BrazeClient: BrazeSending {}
 /// How the forwarder paces and retries.
 public struct ForwarderSettings: Sendable {
     public var packer = BrazeRequestPacker()
-    /// Entries claimed per round: enough to fill every array of one `/users/track` request.
+    /// Per-shop packers (a shop's Braze account may take 50 objects per `/users/track` request, not 75).
+    public var shopPackers: [String: BrazeRequestPacker] = [:]
+    /// Entries claimed per round: enough to fill one request when some users' entries must wait for others.
     public var claimLimit = 300
     /// A request that is not full waits this long for more operations, unless its oldest is older.
     public var lingerMillis: EpochMillis = 200
@@ -47,6 +49,18 @@ public struct ForwarderSettings: Sendable {
     public var defaultRequestsPerMinute: Double = 2_400
 
     public init() {}
+
+    /// The packer for a shop's requests.
+    public func packer(for shop: String) -> BrazeRequestPacker { shopPackers[shop] ?? packer }
+
+    /// Settings for these shops, each packed to its own `/users/track` limit.
+    public init(shops: [ShopConfig]) {
+        for shop in shops where shop.braze.trackObjectsPerRequest != packer.maxTrackObjects {
+            var shopPacker = packer
+            shopPacker.maxTrackObjects = shop.braze.trackObjectsPerRequest
+            shopPackers[shop.domain] = shopPacker
+        }
+    }
 }
 
 /// Drains the outbox to Braze, shop by shop: packs requests, paces them, retries what failed for
@@ -138,10 +152,11 @@ public final class BrazeForwarder: Service {
         guard slot.free else { return Round() }
         let solo = slot.solo
         let claimed = try await outbox.claim(shop: shop, now: now, limit: solo ? 1 : settings.claimLimit, leaseMillis: settings.leaseMillis)
-        guard let packed = settings.packer.pack(claimed) else { return Round() }
+        let packer = settings.packer(for: shop)
+        guard let packed = packer.pack(claimed) else { return Round() }
         if solo { pace(shop) { $0.soloRounds -= 1 } }
         let oldest = packed.carried.map(\.operation.createdAt).min() ?? now
-        if !solo, packed.leftover.isEmpty, claimed.count < settings.claimLimit, isNotFull(packed), now - oldest < settings.lingerMillis {
+        if !solo, packed.leftover.isEmpty, claimed.count < settings.claimLimit, packed.carried.count < packed.capacity, now - oldest < settings.lingerMillis {
             try await outbox.release(claimed.map(\.seq))  // linger: let the request fill up
             return Round()
         }
@@ -270,20 +285,18 @@ public final class BrazeForwarder: Service {
         return rejected
     }
 
-    private func isNotFull(_ packed: BrazeRequestPacker.Packed) -> Bool {
-        // Catalog requests are full at their own capacity (50 items; 1 for a create).
-        packed.carried.count < (isCatalog(packed) ? packed.capacity : settings.packer.maxPerTrackArray)
-    }
-
-    /// Spacing between requests: the configured rate, or until the window resets when Braze says none are left.
-    private func interval(_ info: BrazeRateLimitInfo?, path: String, now: EpochMillis) -> EpochMillis {
-        if let info, info.remaining == 0, let reset = info.resetAt {
-            // Bounded: the header is outside data, and a reset far away must not trap or stall for ever.
-            return Int64.boundedMillis(reset.timeIntervalSince1970 * 1000 - Double(now))
-        }
+    /// Spacing between requests, paced by Braze's `X-RateLimit-*` headers: what is left of the window is
+    /// spread over the time left until it resets (the key's budget is shared with every other app using
+    /// it), never faster than the configured rate; none left waits for the reset.
+    func interval(_ info: BrazeRateLimitInfo?, path: String, now: EpochMillis) -> EpochMillis {
         let key = path.hasPrefix("/catalogs/") && path.hasSuffix("/items") ? ForwarderSettings.catalogItemsPathKey : path
         let perMinute = settings.requestsPerMinute[key] ?? settings.defaultRequestsPerMinute
-        return EpochMillis(60_000 / max(perMinute, 0.001))
+        let configured = EpochMillis(60_000 / max(perMinute, 0.001))
+        guard let info, let remaining = info.remaining, let reset = info.resetAt else { return configured }
+        // Bounded: the header is outside data, and a reset far away must not trap or stall for ever.
+        let untilReset = Int64.boundedMillis(reset.timeIntervalSince1970 * 1000 - Double(now))
+        guard remaining > 0 else { return untilReset }
+        return max(configured, untilReset / EpochMillis(remaining))
     }
 
     /// The wait after a failure at `now`. Concurrent requests failing in one outage step the backoff once.

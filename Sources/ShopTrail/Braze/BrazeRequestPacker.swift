@@ -1,8 +1,12 @@
 /// Packs claimed outbox entries into one Braze request, as full as the per-request limits allow,
 /// without letting any user's operations overtake each other.
 public struct BrazeRequestPacker: Sendable {
-    /// Objects per array in one `/users/track` request (Braze: 75 attributes, 75 events, 75 purchases).
-    public var maxPerTrackArray = 75
+    /// Objects in one `/users/track` request, attributes, events and purchases together: Braze takes 75 in
+    /// total (50 on the newer MAU packages) and refuses a request with more whole (400 `Max Input Length Exceeded`).
+    public var maxTrackObjects = 75
+    /// Body bytes of one request: Braze answers 413 above 4 MB. One operation alone may still be larger
+    /// (it is sent alone and Braze's answer decides its fate).
+    public var maxBodyBytes = 4_000_000
     /// Entries per `/users/identify`, `/users/alias/new` or `/users/merge` request (Braze: 50).
     public var maxPerUsersRequest = 50
     /// Items per `PUT|DELETE /catalogs/{name}/items` request (Braze: 50).
@@ -26,7 +30,7 @@ public struct BrazeRequestPacker: Sendable {
     public func pack(_ entries: [OutboxEntry]) -> Packed? {
         guard let first = entries.first else { return nil }
         let family = Family(first.operation)
-        let capacity = family.isWhole ? 1 : family == .track ? maxPerTrackArray : family.isCatalogItems ? maxPerCatalogRequest : maxPerUsersRequest
+        let capacity = family.isWhole ? 1 : family == .track ? maxTrackObjects : family.isCatalogItems ? maxPerCatalogRequest : maxPerUsersRequest
         // One item id at most once per catalog request: Braze refuses duplicate ids (`ids-not-unique`).
         var keysInRequest = Set<String>()
         var arrays: [String: [String]] = [:]
@@ -34,6 +38,8 @@ public struct BrazeRequestPacker: Sendable {
         var positions: [Int64: (array: String, index: Int)] = [:]
         var leftover: [OutboxEntry] = []
         var blocked = Set<String>()
+        // Brackets, member names and commas of the finished body; each payload adds its bytes and a comma.
+        var bodyBytes = 2 + Family.arrayNamesBytes
         for entry in entries {
             let op = entry.operation
             guard !blocked.contains(op.userKey), Family(op) == family, !(family.isWhole && !carried.isEmpty),
@@ -45,12 +51,14 @@ public struct BrazeRequestPacker: Sendable {
             }
             let array = family.arrayName(op.kind)
             let count = arrays[array, default: []].count
-            guard count < capacity else {
+            // The capacity counts every array of the request together (Braze's combined limit).
+            guard carried.count < capacity, carried.isEmpty || bodyBytes + op.payload.utf8.count + 1 <= maxBodyBytes else {
                 blocked.insert(op.userKey)
                 leftover.append(entry)
                 continue
             }
             arrays[array, default: []].append(op.payload)
+            bodyBytes += op.payload.utf8.count + 1
             positions[entry.seq] = (array, count)
             carried.append(entry)
             keysInRequest.insert(op.userKey)
@@ -86,6 +94,10 @@ public struct BrazeRequestPacker: Sendable {
             case .catalogDelete: self = .catalogDelete(CatalogKey.parseItem(operation.userKey)?.catalog ?? "")
             }
         }
+
+        /// An upper bound of the bytes `"name":[]` and separators add for every array a request can hold.
+        static let arrayNamesBytes = ["attributes", "events", "purchases", "aliases_to_identify", "user_aliases", "merge_updates", "items"]
+            .reduce(0) { $0 + $1.utf8.count + 6 }
 
         /// Whole-body operations go one per request.
         var isWhole: Bool { self == .delete || self == .subscription || self == .catalogCreate }

@@ -72,6 +72,7 @@ public enum ConfigLoader {
             throw ConfigError(key: "shops", message: "must be a non-empty list of shops", line: shopsNode.mark?.line)
         }
         var shops: [ShopConfig] = []
+        var explicitAliasLabels = Set<Int>()
         for (i, node) in shopNodes.enumerated() {
             let path = "shops[\(i)]"
             let m = try MappingReader(node, path: path, allowed: [
@@ -122,7 +123,8 @@ public enum ConfigLoader {
             if let node = m.node("braze") {
                 let b = try MappingReader(node, path: "\(path).braze", allowed: [
                     "rest_endpoint", "api_key", "api_key_env", "external_id", "anonymous", "events", "hold_days", "browsing_events",
-                    "email_subscription_group_id", "sms_subscription_group_id", "catalog",
+                    "email_subscription_group_id", "sms_subscription_group_id", "catalog", "track_objects_per_request",
+                    "customer_id_alias_label",
                 ])
                 if let endpoint = try b.string("rest_endpoint") {
                     guard isHTTPURL(endpoint) else { throw b.error("rest_endpoint", "must be an https:// URL like https://rest.fra-02.braze.eu, got '\(endpoint)'") }
@@ -140,6 +142,17 @@ public enum ConfigLoader {
                     braze.holdDays = days
                 }
                 if let v = try b.bool("browsing_events") { braze.browsingEvents = v }
+                if let n = try b.int("track_objects_per_request") {
+                    guard (1...75).contains(n) else {
+                        throw b.error("track_objects_per_request", "must be from 1 to 75 (Braze takes 75 objects in total per request, 50 on the newer MAU packages), got \(n)")
+                    }
+                    braze.trackObjectsPerRequest = n
+                }
+                if let label = try b.string("customer_id_alias_label") {
+                    guard (1...255).contains(label.utf8.count) else { throw b.error("customer_id_alias_label", "must be 1 to 255 characters") }
+                    braze.customerIdAliasLabel = label
+                    explicitAliasLabels.insert(i)
+                }
                 braze.emailSubscriptionGroupId = try b.string("email_subscription_group_id")
                 braze.smsSubscriptionGroupId = try b.string("sms_subscription_group_id")
                 if let node = b.node("catalog") {
@@ -183,6 +196,12 @@ public enum ConfigLoader {
                 domain: domain, writeKey: writeKey, allowedOrigins: origins, snippetSecret: snippetSecret, shopify: shopify, braze: braze,
                 appProxy: appProxy, inlineTracker: inlineTracker, abandonment: abandonment
             ))
+        }
+        // Braze's connector labels the customer-id alias per store once a workspace has several stores.
+        if shops.count > 1 {
+            for i in shops.indices where !explicitAliasLabels.contains(i) {
+                shops[i].braze.customerIdAliasLabel = "shopify_customer_id_" + shops[i].storeName
+            }
         }
         return ShopTrailConfig(server: server, shops: shops, origin: origin)
     }

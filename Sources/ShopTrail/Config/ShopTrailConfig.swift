@@ -113,6 +113,11 @@ public struct ShopConfig: Sendable, Equatable {
     /// The abandonment timers (all kinds off unless enabled).
     public var abandonment: AbandonmentConfig
 
+    /// The store's name: the domain without `.myshopify.com`.
+    public var storeName: String {
+        domain.hasSuffix(".myshopify.com") ? String(domain.dropLast(".myshopify.com".count)) : domain
+    }
+
     public init(
         domain: String, writeKey: String, allowedOrigins: [String], snippetSecret: Secret?, shopify: ShopifyConfig, braze: BrazeConfig,
         appProxy: AppProxyConfig? = nil, inlineTracker: Bool = false, abandonment: AbandonmentConfig = AbandonmentConfig()
@@ -233,6 +238,12 @@ public struct BrazeConfig: Sendable, Equatable {
     public var emailSubscriptionGroupId: String?
     public var smsSubscriptionGroupId: String?
     public var catalog = CatalogConfig()
+    /// Objects per `/users/track` request, attributes, events and purchases together: Braze takes 75 in
+    /// total, 50 on the newer MAU packages (more is refused whole with 400 `Max Input Length Exceeded`).
+    public var trackObjectsPerRequest = 75
+    /// The label of the `shopify_customer_id` user alias Braze's connector puts on identified profiles
+    /// (`shopify_customer_id_<store>` when several stores share the config, as Braze names it then).
+    public var customerIdAliasLabel = "shopify_customer_id"
 
     public init(restEndpoint: String? = nil, apiKey: Secret? = nil, externalId: ExternalIdStrategy = .customerId, anonymous: AnonymousMode = .hold, events: EventNaming = .ecommerce) {
         self.restEndpoint = restEndpoint

@@ -12,8 +12,13 @@ public enum ExternalId {
             return normalizedEmail(customer.email)
         case .emailSHA256:
             guard let email = normalizedEmail(customer.email) else { return nil }
-            return SHA256.hash(data: Array(email.utf8)).map { String(format: "%02x", $0) }.joined()
+            return digest(email)
         }
+    }
+
+    /// Lower-case hex SHA-256 of the text (the `email_sha256` external id, and marks that must not keep an email).
+    static func digest(_ text: String) -> String {
+        SHA256.hash(data: Array(text.utf8)).map { String(format: "%02x", $0) }.joined()
     }
 
     /// Trimmed and lower-cased, as Braze's connector does before using or hashing an email.

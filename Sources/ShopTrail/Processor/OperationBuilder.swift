@@ -31,13 +31,13 @@ struct OperationBuilder {
         let object = JSONValue.object(JSONObject(target.identifierMembers + [
             ("name", .string(name)), ("time", .string(Timestamp.format(time))), ("properties", .object(properties)),
         ]))
-        if case .visitorAlias = target { targetedAlias = true }
+        note(target)
         add(.event, suffix: idSuffix.map { "\($0):\(name)" } ?? name, payload: object)
     }
 
     /// A `/users/track` attributes object.
     mutating func attributes(_ target: BrazeTarget, _ attributes: JSONObject) {
-        if case .visitorAlias = target { targetedAlias = true }
+        note(target)
         add(.attributes, suffix: "attributes", payload: .object(JSONObject(target.identifierMembers + attributes.members)))
     }
 
@@ -58,8 +58,17 @@ struct OperationBuilder {
         add(.aliasNew, suffix: "cart_alias:\(token)", payload: entry)
     }
 
+    /// `/users/alias/new`: Braze's connector's customer-id alias on the identified user.
+    mutating func customerIdAlias(customerId: String, externalId: String, label: String) {
+        let entry = JSONValue.object(JSONObject([
+            ("external_id", .string(externalId)), ("alias_name", .string(customerId)), ("alias_label", .string(label)),
+        ]))
+        add(.aliasNew, suffix: "customer_alias:\(customerId)", payload: entry)
+    }
+
     /// A `/users/track` purchase object (legacy naming: one per order line).
     mutating func purchase(_ target: BrazeTarget, _ purchase: JSONObject, time: EpochMillis, idSuffix: String) {
+        note(target)
         let object = JSONValue.object(JSONObject(target.identifierMembers + purchase.members + [("time", .string(Timestamp.format(time)))]))
         add(.purchase, suffix: "purchase:\(idSuffix)", payload: object)
     }
@@ -77,4 +86,13 @@ struct OperationBuilder {
 
     /// Something was sent under the visitor's alias (so an alias profile exists in Braze).
     private(set) var targetedAlias = false
+    /// The external ids something was sent to (so their profiles exist once it is answered).
+    private(set) var targetedExternalIds = Set<String>()
+
+    private mutating func note(_ target: BrazeTarget) {
+        switch target {
+        case .visitorAlias: targetedAlias = true
+        case .externalId(let id): targetedExternalIds.insert(id)
+        }
+    }
 }

@@ -15,6 +15,24 @@ struct OrderMapper {
         .number(String(format: "%.2f", value?.doubleValue ?? 0))
     }
 
+    /// A decimal amount when the payload has one; nil (the property left out) when it has none, never a made-up 0.
+    static func knownMoney(_ value: JSONValue?) -> JSONValue? {
+        value?.doubleValue.map { .number(String(format: "%.2f", $0)) }
+    }
+
+    /// Shipping as Shopify states it: the order's `total_shipping_price_set`, else the sum of its shipping lines.
+    /// nil when neither is there (a checkout before a shipping method is chosen).
+    static func shipping(_ payload: JSONObject) -> JSONValue? {
+        if let total = knownMoney(payload["total_shipping_price_set"]?.objectValue?["shop_money"]?.objectValue?["amount"]) { return total }
+        let prices = (payload["shipping_lines"]?.arrayValue ?? []).compactMap { $0.objectValue?["price"]?.doubleValue }
+        return prices.isEmpty ? nil : .number(String(format: "%.2f", prices.reduce(0, +)))
+    }
+
+    /// The optional amounts of Braze's newer recommended-event revision: `subtotal_value`, `tax`, `shipping`.
+    static func amounts(_ payload: JSONObject) -> [(String, JSONValue?)] {
+        [("subtotal_value", knownMoney(payload["subtotal_price"])), ("tax", knownMoney(payload["total_tax"])), ("shipping", shipping(payload))]
+    }
+
     private static func object(_ members: [(String, JSONValue?)]) -> JSONObject {
         JSONObject(members.compactMap { key, value in value.map { (key: key, value: $0) } })
     }
@@ -56,7 +74,7 @@ struct OrderMapper {
         case .ecommerce:
             let discounts: [JSONValue] = (order["discount_codes"]?.arrayValue ?? []).compactMap { item in
                 guard let d = item.objectValue else { return nil }
-                return .object(Self.object([("code", Self.string(d["code"])), ("amount", Self.money(d["amount"]))]))
+                return .object(Self.object([("code", Self.string(d["code"])), ("amount", Self.knownMoney(d["amount"]))]))
             }
             let metadata = Self.object([
                 ("order_status_url", Self.string(order["order_status_url"])), ("order_number", Self.orderNumber(order["order_number"])),
@@ -68,7 +86,7 @@ struct OrderMapper {
                 ("products", Self.products(order["line_items"])), ("source", .string(source)),
                 ("cart_id", CartSnapshot.token(order["cart_token"]).map(JSONValue.string)),
                 ("total_discounts", Self.money(order["total_discounts"])), ("discounts", .array(discounts)), ("metadata", .object(metadata)),
-            ]))]
+            ] + Self.amounts(order)))]
         case .legacy:
             return [("shopify_created_order", Self.object([
                 ("order_id", .string(orderId)), ("confirmed", order["confirmed"]), ("order_status_url", Self.string(order["order_status_url"])),
@@ -76,9 +94,15 @@ struct OrderMapper {
                 ("total_price", order["total_price"]), ("tags", order["tags"]), ("discount_codes", order["discount_codes"]),
                 ("line_items", legacyLines(order["line_items"])), ("shopify_storefront", .string(shopDomain)),
                 ("fulfillment_status", order["fulfillment_status"]), ("referring_site", order["referring_site"]),
-                ("payment_gateway_names", order["payment_gateway_names"]),
+                ("payment_gateway_names", order["payment_gateway_names"]), ("shipping", legacyShipping(order["shipping_lines"])),
             ]))]
         }
+    }
+
+    /// The legacy connector's `shipping[]{title, price}`.
+    private func legacyShipping(_ lines: JSONValue?) -> JSONValue? {
+        guard let lines = lines?.arrayValue else { return nil }
+        return .array(lines.compactMap { $0.objectValue.map { line in .object(Self.object([("title", line["title"]), ("price", line["price"])])) } })
     }
 
     private func legacyLines(_ lines: JSONValue?) -> JSONValue {
@@ -183,7 +207,7 @@ struct OrderMapper {
             ("products", products), ("source", .string(source)),
             ("cart_id", Self.string(checkout["cart_token"])),
             ("metadata", Self.string(checkout["abandoned_checkout_url"]).map { .object(JSONObject([("checkout_url", $0)])) }),
-        ])
+        ] + Self.amounts(checkout))
     }
 }
 

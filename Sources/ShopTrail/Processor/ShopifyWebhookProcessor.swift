@@ -121,7 +121,20 @@ struct ShopifyWebhookProcessor {
         default:
             break
         }
+        try addCustomerIdAlias(body, topic: topic, shop: shop, state: state, ops: &ops)
         try state.enqueue(ops.operations)
+    }
+
+    /// Braze's connector gives every customer who logs in or orders the `shopify_customer_id` alias
+    /// (alias name: the customer id). Added once per customer and external id, after something was
+    /// sent to the profile in the same batch, so the profile exists when the alias arrives.
+    private func addCustomerIdAlias(_ body: JSONObject, topic: String, shop: ShopConfig, state: any ProcessorState, ops: inout OperationBuilder) throws {
+        let idValue = topic.hasPrefix("customers/") ? body["id"] : body["customer"]?.objectValue?["id"]
+        guard let customerId = idValue?.idString, let customer = try state.customer(shop: shop.domain, id: customerId),
+              case .externalId(let externalId)? = BrazeTarget.of(customer, shop: shop), ops.targetedExternalIds.contains(externalId),
+              // The external id may be an email: the mark keeps only a digest of it.
+              try state.markOnce(shop: shop.domain, key: "customer_alias:\(customerId):\(ExternalId.digest(externalId))") else { return }
+        ops.customerIdAlias(customerId: customerId, externalId: externalId, label: shop.braze.customerIdAliasLabel)
     }
 
     private func refunded(_ refund: JSONObject, target: BrazeTarget, mapper: OrderMapper, shop: ShopConfig, state: any ProcessorState,
@@ -198,9 +211,7 @@ struct ShopifyWebhookProcessor {
         customer.phone = text("phone") ?? customer.phone
         guard let target = BrazeTarget.of(customer, shop: shop) else { try state.save(customer); return }
         var attributes = customer.standardAttributes
-        let address = body["default_address"]?.objectValue
-        if let v = address?["city"]?.stringValue, !v.isEmpty { attributes.append(("home_city", .string(v))) }
-        if let v = (address?["country_code"] ?? address?["country"])?.stringValue, !v.isEmpty { attributes.append(("country", .string(v))) }
+        attributes += ShopifyAddress(rest: body["default_address"]?.objectValue)?.attributes ?? []
         if let tags = body["tags"]?.stringValue { attributes.append(("shopify_tags", .string(String(tags.prefix(2_000))))) }
         if let count = (body["orders_count"] ?? body["number_of_orders"])?.idString { attributes.append(("shopify_order_count", .string(count))) }
         if let spent = (body["total_spent"] ?? body["amount_spent"]?.objectValue?["amount"])?.stringValue { attributes.append(("shopify_total_spent", .string(spent))) }
