@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import Logging
 
 /// Arms and fires many cart timers through the real tracker, store and scheduler, for
@@ -36,8 +35,7 @@ public enum AbandonmentBenchmark {
         while armed < timers {
             let count = min(chunk, timers - armed)
             let first = armed
-            try await database.pool.write { db in
-                let state = SQLiteProcessorState(db)
+            try await database.write { state in
                 for i in first..<(first + count) {
                     var visitor = Visitor(shop: shop.domain, id: "v_\(i)", firstSeen: t0)
                     visitor.customerId = String(7_000_000_000_000 + i)

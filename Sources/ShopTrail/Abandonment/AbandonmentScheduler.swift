@@ -1,4 +1,3 @@
-import GRDB
 import Logging
 import ServiceLifecycle
 
@@ -10,14 +9,14 @@ import ServiceLifecycle
 /// A timer fires only when it was due before the first event the processor has not handled yet
 /// (by that event's time), so an order waiting in the log still cancels the timers it makes moot.
 public final class AbandonmentScheduler: Service {
-    private let database: SQLiteDatabase
+    private let database: any StateTransactions
     private let shops: [String: ShopConfig]
     private let clock: any WallClock
     private let logger: Logger
     private let tickMillis: Int64
     private let batchSize: Int
 
-    public init(database: SQLiteDatabase, config: ShopTrailConfig, clock: any WallClock = SystemClock(), tickMillis: Int64 = 1000,
+    public init(database: any StateTransactions, config: ShopTrailConfig, clock: any WallClock = SystemClock(), tickMillis: Int64 = 1000,
                 batchSize: Int = 500, logger: Logger) {
         self.database = database
         self.shops = Dictionary(config.shops.map { ($0.domain, $0) }, uniquingKeysWith: { first, _ in first })
@@ -59,7 +58,7 @@ public final class AbandonmentScheduler: Service {
         var pass = Pass()
         while true {
             let now = clock.now()
-            let batch = try await database.pool.write { db in try self.fireBatch(db, now: now) }
+            let batch = try await database.write { state in try self.fireBatch(state, now: now) }
             pass.fired += batch.fired
             pass.expired += batch.expired
             pass.suppressed += batch.suppressed
@@ -68,13 +67,9 @@ public final class AbandonmentScheduler: Service {
         }
     }
 
-    private func fireBatch(_ db: Database, now: EpochMillis) throws -> Pass {
+    private func fireBatch(_ state: any ProcessorState, now: EpochMillis) throws -> Pass {
         // Activity the processor has not handled yet might cancel a timer: wait for it.
-        let position = try ProcessorService.position(db)
-        let pending = try EpochMillis.fetchOne(db, sql: "SELECT MIN(time, received_at) FROM events WHERE position > ? ORDER BY position LIMIT 1",
-                                               arguments: [position])
-        let horizon = min(now, pending ?? now)
-        let state = SQLiteProcessorState(db)
+        let horizon = min(now, try state.firstUnprocessedTime() ?? now)
         let timers = state.timers
         var pass = Pass()
         for var timer in try timers.due(before: horizon, limit: batchSize) {
@@ -95,7 +90,7 @@ public final class AbandonmentScheduler: Service {
     }
 
     /// Decides a due timer's fate and, when it fires, queues the event.
-    private func decide(_ timer: inout AbandonmentTimer, now: EpochMillis, state: SQLiteProcessorState) throws -> AbandonmentTimerState {
+    private func decide(_ timer: inout AbandonmentTimer, now: EpochMillis, state: any ProcessorState) throws -> AbandonmentTimerState {
         guard let shop = shops[timer.shop], shop.abandonment[timer.kind].enabled else {
             timer.reason = "kind disabled"
             return .suppressed

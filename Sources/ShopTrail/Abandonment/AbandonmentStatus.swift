@@ -1,5 +1,3 @@
-import GRDB
-
 /// Timers per shop and kind for `shoptrail abandonment status` and the dashboard.
 public struct AbandonmentStatus: Sendable, Equatable {
     /// One kind of one shop.
@@ -20,23 +18,16 @@ public struct AbandonmentStatus: Sendable, Equatable {
     public var kinds: [Kind]
 
     /// Reads the status of `shops` (all configured shops when nil).
-    public static func load(database: SQLiteDatabase, config: ShopTrailConfig, shop only: String? = nil) async throws -> [AbandonmentStatus] {
+    public static func load(database: any StateTransactions, config: ShopTrailConfig, shop only: String? = nil) async throws -> [AbandonmentStatus] {
         let shops = config.shops.filter { only == nil || $0.domain == only }
-        return try await database.pool.read { db in
+        return try await database.read { state in
             try shops.map { shop in
-                let live = try Row.fetchAll(db, sql: """
-                    SELECT kind, COUNT(*) AS armed, MIN(due_at) AS next FROM abandonment_timers WHERE shop = ? AND state = 'armed' GROUP BY kind
-                    """, arguments: [shop.domain])
-                let counts = try Row.fetchAll(db, sql: "SELECT kind, outcome, count FROM abandonment_counts WHERE shop = ?", arguments: [shop.domain])
+                let armed = try state.timers.armed(shop: shop.domain)
+                let outcomes = try state.timers.outcomes(shop: shop.domain)
                 return AbandonmentStatus(shop: shop.domain, kinds: AbandonmentKind.allCases.map { kind in
-                    let row = live.first { $0["kind"] == kind.rawValue }
-                    var byOutcome: [AbandonmentOutcome: Int] = [:]
-                    for count in counts where count["kind"] == kind.rawValue {
-                        if let outcome = AbandonmentOutcome(rawValue: count["outcome"]) { byOutcome[outcome] = count["count"] }
-                    }
                     let config = shop.abandonment[kind]
                     return Kind(kind: kind, enabled: config.enabled, windowMillis: config.windowMillis, eventName: config.eventName,
-                                armedNow: row?["armed"] ?? 0, nextDueAt: row?["next"], counts: byOutcome)
+                                armedNow: armed[kind]?.count ?? 0, nextDueAt: armed[kind]?.nextDueAt, counts: outcomes[kind] ?? [:])
                 })
             }
         }

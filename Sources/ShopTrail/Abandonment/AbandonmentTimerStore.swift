@@ -18,4 +18,8 @@ public protocol AbandonmentTimerStore {
     func lastFired(shop: String, kind: AbandonmentKind, target: String) throws -> EpochMillis?
     func setLastFired(shop: String, kind: AbandonmentKind, target: String, at: EpochMillis) throws
     func count(shop: String, kind: AbandonmentKind, _ outcome: AbandonmentOutcome, by: Int) throws
+    /// Per kind: timers armed now and when the next is due.
+    func armed(shop: String) throws -> [AbandonmentKind: (count: Int, nextDueAt: EpochMillis?)]
+    /// Per kind: the cumulative outcome counts.
+    func outcomes(shop: String) throws -> [AbandonmentKind: [AbandonmentOutcome: Int]]
 }

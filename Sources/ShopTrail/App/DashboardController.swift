@@ -58,7 +58,7 @@ public struct DashboardController: Sendable {
         let now = clock.now()
         var out: [ShopStatus] = []
         for status in try await AbandonmentStatus.load(database: database, config: config) {
-            let quarantined = try await database.pool.read { db in try SQLiteProcessorRun.quarantineCount(db, shop: status.shop) }
+            let quarantined = try await database.processorLog.quarantineCount(shop: status.shop)
             out.append(ShopStatus(outbox: try await outbox.status(shop: status.shop, now: now), abandonment: status,
                                   backfill: try await BackfillStore(database: database).job(shop: status.shop), quarantined: quarantined))
         }

@@ -94,6 +94,8 @@ public protocol Outbox: Sendable {
     func retryDead(shop: String?) async throws -> Int
     /// The most recent dead letters, newest first.
     func deadLetters(shop: String?, limit: Int) async throws -> [DeadLetter]
+    /// Operations whose id starts with `opIdPrefix` still pending, and those dead-lettered (one run's, e.g. a catalog sync).
+    func count(shop: String, opIdPrefix: String) async throws -> (pending: Int, dead: Int)
 }
 
 /// An operation Braze rejected for good, with Braze's reason.

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import Logging
 
 /// Where a running sync is (for progress output).
@@ -150,8 +149,7 @@ public struct CatalogSync: Sendable {
 
         // The create operation first (the first sync, or `force`): it orders before every item this run enqueues.
         var tally = Tally()
-        tally.enqueued = try await database.pool.write { db -> Int in
-            let state = SQLiteProcessorState(db)
+        tally.enqueued = try await database.write { state -> Int in
             guard try state.uninstalledAt(shop: shop.domain) == nil else { throw Failure.uninstalled(shop.domain) }
             var updater = CatalogUpdater(shop: shop, state: state, logger: logger, opIdBase: runId, createdAt: startedAt)
             try updater.ensureCatalog(always: force)
@@ -173,8 +171,8 @@ public struct CatalogSync: Sendable {
         }
         // Shopify no longer has these: delete them (unless a webhook wrote them while we were reading).
         let (keptItems, keptProducts) = (tally.keptItems, tally.keptProducts)
-        let finished = try await database.pool.write { db -> (Int, CatalogCounts) in
-            let state = SQLiteProcessorState(db)
+        let clock = self.clock
+        let finished = try await database.write { state -> (Int, CatalogCounts) in
             var updater = CatalogUpdater(shop: shop, state: state, logger: logger, opIdBase: runId, createdAt: clock.now())
             try updater.deleteAllBut(items: keptItems, products: keptProducts, since: startedAt)
             try state.enqueue(updater.operations)
@@ -246,8 +244,7 @@ public struct CatalogSync: Sendable {
     /// Applies products in one transaction with their operations.
     private func apply(_ products: [CatalogProduct], runId: String, asOf: EpochMillis, tally: inout Tally) async throws {
         let shop = self.shop, logger = self.logger, force = settings.force, now = clock.now()
-        let applied = try await database.pool.write { db -> (Int, CatalogCounts, [String]) in
-            let state = SQLiteProcessorState(db)
+        let applied = try await database.write { state -> (Int, CatalogCounts, [String]) in
             var updater = CatalogUpdater(shop: shop, state: state, logger: logger, opIdBase: runId, createdAt: now)
             updater.force = force
             var kept: [String] = []
@@ -277,14 +274,6 @@ public struct CatalogSync: Sendable {
 
     /// Operations of run `runId` still in the outbox, and those dead-lettered (for `--wait`).
     public func delivery(runId: String) async throws -> (pending: Int, dead: Int) {
-        let prefix = runId + ":"
-        let shop = self.shop.domain
-        return try await database.pool.read { db in
-            let pending = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outbox WHERE shop = ? AND substr(op_id, 1, ?) = ?",
-                                           arguments: [shop, prefix.count, prefix]) ?? 0
-            let dead = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outbox_dead WHERE shop = ? AND substr(op_id, 1, ?) = ?",
-                                        arguments: [shop, prefix.count, prefix]) ?? 0
-            return (pending, dead)
-        }
+        try await SQLiteOutbox(database: database).count(shop: shop.domain, opIdPrefix: runId + ":")
     }
 }

@@ -1,4 +1,3 @@
-import GRDB
 import Logging
 import ServiceLifecycle
 
@@ -16,7 +15,7 @@ public final class ProcessorService: Service {
     /// A test-only fault, called before each event is handled (`SHOPTRAIL_TEST_FAULT_EVENT_ID`).
     public typealias FaultHook = @Sendable (LoggedEvent) throws -> Void
 
-    private let database: SQLiteDatabase
+    private let log: any ProcessorLog
     private let processor: StorefrontProcessor
     private let shops: [ShopConfig]
     private let clock: any WallClock
@@ -29,21 +28,11 @@ public final class ProcessorService: Service {
     private let transactionBudgetMillis: Int64 = 10
     private let faultHook: FaultHook?
     private let retention: RetentionConfig
-    static let positionName = "storefront"
     static let redactTopics: Set<String> = ["customers/redact", "shop/redact"]
-
-    /// How far the processor has read the log.
-    static func position(_ db: Database) throws -> Int64 {
-        try Int64.fetchOne(db, sql: "SELECT position FROM processor_position WHERE name = ?", arguments: [positionName]) ?? 0
-    }
-
-    static func setPosition(_ db: Database, _ position: Int64) throws {
-        try db.execute(sql: "INSERT OR REPLACE INTO processor_position (name, position) VALUES (?, ?)", arguments: [positionName, position])
-    }
 
     public init(database: SQLiteDatabase, config: ShopTrailConfig, clock: any WallClock = SystemClock(), chunkSize: Int = 500,
                 idlePollMillis: EpochMillis = 100, faultHook: FaultHook? = nil, logger: Logger) {
-        self.database = database
+        self.log = database.processorLog
         self.chunkSize = chunkSize
         self.idlePollMillis = idlePollMillis
         self.shops = config.shops
@@ -93,15 +82,8 @@ public final class ProcessorService: Service {
     /// Records the start of a run; after an unclean stop, quarantines the event the last run died on
     /// while handling it alone, and returns how many events to handle alone now.
     func beginRun() async throws -> Int {
-        let now = clock.now()
-        let chunkSize = self.chunkSize
-        let (careful, quarantined) = try await database.pool.write { db -> (Int, Int64?) in
-            let previous = try SQLiteProcessorRun.begin(db, at: now)
-            guard previous.unclean else { return (0, nil) }
-            guard let poison = previous.attempting, poison > (try Self.position(db)) else { return (chunkSize, nil) }
-            try Self.setAside(db, position: poison, reason: "the process stopped twice while handling this event", at: now)
-            return (chunkSize, poison)
-        }
+        let (unclean, quarantined) = try await log.beginRun(at: clock.now(), reason: "the process stopped twice while handling this event")
+        let careful = unclean ? chunkSize : 0
         if let quarantined {
             logger.critical("processor quarantined an event it died on", metadata: ["position": "\(quarantined)"])
         } else if careful > 0 {
@@ -113,7 +95,7 @@ public final class ProcessorService: Service {
     /// Records a clean stop. Synchronous on purpose: the task is cancelled by now, and this must still be written.
     private func endRun() {
         do {
-            try database.pool.write { db in try SQLiteProcessorRun.end(db) }
+            try log.endRun()
         } catch {
             logger.error("processor could not record its clean stop", metadata: ["error": "\(error)"])
         }
@@ -121,42 +103,18 @@ public final class ProcessorService: Service {
 
     /// Handles the next event alone, its position committed as "attempting" first; returns 0 when the log is drained.
     func processOneAlone() async throws -> Int {
-        let next = try await database.pool.write { db -> LoggedEvent? in
-            guard let event = try SQLiteEventStore.events(db, after: try Self.position(db), limit: 1).first else { return nil }
-            try SQLiteProcessorRun.setAttempting(db, event.position)
-            return event
-        }
-        guard let event = next else { return 0 }
+        guard let event = try await log.nextAlone() else { return 0 }
         do {
-            try await database.pool.write { db in
-                try self.handle(event, state: SQLiteProcessorState(db))
-                try Self.setPosition(db, event.position)
-                try SQLiteProcessorRun.setAttempting(db, nil)
-            }
-        } catch where Self.isTransient(error) {
-            try? await database.pool.write { db in try SQLiteProcessorRun.setAttempting(db, nil) }
+            try await log.handleAlone(event) { state in try self.handle(event, state: state) }
+        } catch where log.isTransient(error) {
+            try? await log.clearAttempt()
             throw error
         } catch {
-            let now = clock.now()
-            try await database.pool.write { db in try Self.setAside(db, position: event.position, reason: "processing failed: \(error)", at: now) }
+            try await log.setAside(position: event.position, reason: "processing failed: \(error)", at: clock.now())
             logger.error("processor quarantined an event", metadata: ["shop": .string(event.event.shop), "position": "\(event.position)",
                                                                        "event": .string(event.event.name), "error": "\(error)"])
         }
         return 1
-    }
-
-    /// Quarantines the event at `position` and moves the log past it, nothing left being attempted.
-    private static func setAside(_ db: Database, position: Int64, reason: String, at now: EpochMillis) throws {
-        try SQLiteProcessorRun.quarantine(db, position: position, reason: reason, at: now)
-        try setPosition(db, position)
-        try SQLiteProcessorRun.setAttempting(db, nil)
-    }
-
-    /// Storage that could not answer now (busy, full, I/O): worth retrying, never a reason to set an event aside.
-    static func isTransient(_ error: any Error) -> Bool {
-        guard let error = error as? DatabaseError else { return error is CancellationError }
-        return [ResultCode.SQLITE_BUSY, .SQLITE_LOCKED, .SQLITE_FULL, .SQLITE_IOERR, .SQLITE_CANTOPEN, .SQLITE_NOMEM, .SQLITE_READONLY,
-                .SQLITE_INTERRUPT, .SQLITE_PROTOCOL].contains(error.resultCode)
     }
 
     private func handle(_ event: LoggedEvent, state: any ProcessorState) throws {
@@ -169,11 +127,7 @@ public final class ProcessorService: Service {
     public func processChunk() async throws -> Int {
         let limit = chunkSize
         let budget = Duration.milliseconds(transactionBudgetMillis)
-        return try await database.pool.write { db in
-            let position = try Self.position(db)
-            let events = try SQLiteEventStore.events(db, after: position, limit: limit)
-            guard !events.isEmpty else { return 0 }
-            let state = SQLiteProcessorState(db)
+        return try await log.handleChunk(limit: limit) { events, state in
             // The transaction holds SQLite's only write lock, which beacons and webhooks wait for:
             // commit after a few milliseconds of work rather than after a fixed count.
             let clock = ContinuousClock()
@@ -186,7 +140,6 @@ public final class ProcessorService: Service {
                 if event.event.source == .webhook, Self.redactTopics.contains(event.event.name) { break }
                 if clock.now - started > budget { break }
             }
-            try Self.setPosition(db, events[done - 1].position)
             return done
         }
     }
@@ -198,12 +151,12 @@ public final class ProcessorService: Service {
 
     /// The quarantined events, oldest first.
     public func quarantined(shop: String? = nil, limit: Int = 100) async throws -> [QuarantinedEvent] {
-        try await database.pool.read { db in try SQLiteProcessorRun.quarantined(db, shop: shop, limit: limit) }
+        try await log.quarantined(shop: shop, limit: limit)
     }
 
     /// How many events are quarantined (for a shop, or all).
     public func quarantineCount(shop: String? = nil) async throws -> Int {
-        try await database.pool.read { db in try SQLiteProcessorRun.quarantineCount(db, shop: shop) }
+        try await log.quarantineCount(shop: shop)
     }
 
     /// Handles quarantined events again (after a fix); each that succeeds leaves the quarantine.
@@ -215,16 +168,10 @@ public final class ProcessorService: Service {
         var failed: [String] = []
         for position in chosen {
             do {
-                try await database.pool.write { db in
-                    if let event = try SQLiteProcessorRun.event(db, position: position) { try self.handle(event, state: SQLiteProcessorState(db)) }
-                    try SQLiteProcessorRun.release(db, position: position)
-                }
+                try await log.retry(position: position) { event, state in try self.handle(event, state: state) }
                 released += 1
             } catch {
-                let now = clock.now()
-                try await database.pool.write { db in
-                    try SQLiteProcessorRun.quarantine(db, position: position, reason: "retry failed: \(error)", at: now)
-                }
+                try await log.quarantine(position: position, reason: "retry failed: \(error)", at: clock.now())
                 failed.append("\(position): \(error)")
             }
         }
@@ -236,12 +183,7 @@ public final class ProcessorService: Service {
     public func purgeExpired() async throws -> Int {
         var total = 0
         while !Task.isCancelled {
-            let now = clock.now()
-            let retention = self.retention
-            let step = try await database.pool.read { db in
-                try SQLiteRetention.plan(db, now: now, retention: retention, processedUpTo: try Self.position(db))
-            }
-            let deleted = try await database.pool.write { db in try SQLiteRetention.apply(step, db) }
+            let deleted = try await log.purgeExpiredStep(now: clock.now(), retention: retention)
             total += deleted
             if deleted == 0 { break }
         }
@@ -252,18 +194,8 @@ public final class ProcessorService: Service {
     /// Hold mode: events of visitors never identified are deleted after the shop's hold window.
     func purgeHeld() async throws {
         let now = clock.now()
-        let purged = try await database.pool.write { db -> Int in
-            let position = try Self.position(db)
-            var total = 0
-            for shop in self.shops where shop.braze.anonymous == .hold {
-                let cutoff = now - EpochMillis(shop.braze.holdDays) * 86_400_000
-                total += try SQLiteEventStore.deleteEvents(db, where: """
-                    shop = ? AND position <= ? AND time < ? AND visitor_id IS NOT NULL
-                    AND NOT EXISTS (SELECT 1 FROM visitors v WHERE v.shop = events.shop AND v.visitor_id = events.visitor_id AND v.customer_id IS NOT NULL)
-                    """, arguments: [shop.domain, position, cutoff])
-            }
-            return total
-        }
+        let cutoffs = shops.filter { $0.braze.anonymous == .hold }.map { (shop: $0.domain, before: now - EpochMillis($0.braze.holdDays) * 86_400_000) }
+        let purged = try await log.purgeHeld(cutoffs: cutoffs)
         if purged > 0 { logger.info("purged held events of unidentified visitors", metadata: ["events": "\(purged)"]) }
     }
 }

@@ -47,6 +47,9 @@ public protocol ProcessorState {
     var timers: any AbandonmentTimerStore { get }
     /// Counts a security event (a refused claim) per shop, kind, reason and day; no visitor is kept.
     func securityEvent(shop: String, kind: String, detail: String, at: EpochMillis) throws
+    /// The time (the earlier of event and receipt time) of the first logged event the processor has not
+    /// handled yet; nil when it has handled everything.
+    func firstUnprocessedTime() throws -> EpochMillis?
 }
 
 /// What a `customers/redact` covers: the customer, the contact details Shopify sent and we stored,

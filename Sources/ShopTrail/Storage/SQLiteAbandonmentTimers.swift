@@ -108,4 +108,25 @@ struct SQLiteAbandonmentTimers: AbandonmentTimerStore {
             ON CONFLICT (shop, kind, outcome) DO UPDATE SET count = count + excluded.count
             """).execute(arguments: [shop, kind.rawValue, outcome.rawValue, by])
     }
+
+    func armed(shop: String) throws -> [AbandonmentKind: (count: Int, nextDueAt: EpochMillis?)] {
+        let rows = try Row.fetchAll(db, sql: """
+            SELECT kind, COUNT(*) AS armed, MIN(due_at) AS next FROM abandonment_timers WHERE shop = ? AND state = 'armed' GROUP BY kind
+            """, arguments: [shop])
+        var result: [AbandonmentKind: (count: Int, nextDueAt: EpochMillis?)] = [:]
+        for row in rows {
+            if let kind = AbandonmentKind(rawValue: row["kind"]) { result[kind] = (row["armed"], row["next"]) }
+        }
+        return result
+    }
+
+    func outcomes(shop: String) throws -> [AbandonmentKind: [AbandonmentOutcome: Int]] {
+        var result: [AbandonmentKind: [AbandonmentOutcome: Int]] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT kind, outcome, count FROM abandonment_counts WHERE shop = ?", arguments: [shop]) {
+            if let kind = AbandonmentKind(rawValue: row["kind"]), let outcome = AbandonmentOutcome(rawValue: row["outcome"]) {
+                result[kind, default: [:]][outcome] = row["count"]
+            }
+        }
+        return result
+    }
 }

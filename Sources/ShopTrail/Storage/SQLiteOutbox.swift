@@ -164,4 +164,14 @@ public final class SQLiteOutbox: Outbox {
             }
         }
     }
+
+    public func count(shop: String, opIdPrefix prefix: String) async throws -> (pending: Int, dead: Int) {
+        try await pool.read { db in
+            let pending = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outbox WHERE shop = ? AND substr(op_id, 1, ?) = ?",
+                                           arguments: [shop, prefix.count, prefix]) ?? 0
+            let dead = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outbox_dead WHERE shop = ? AND substr(op_id, 1, ?) = ?",
+                                        arguments: [shop, prefix.count, prefix]) ?? 0
+            return (pending, dead)
+        }
+    }
 }

@@ -353,6 +353,11 @@ final class SQLiteProcessorState: ProcessorState {
 
     var timers: any AbandonmentTimerStore { SQLiteAbandonmentTimers(db: db) }
 
+    func firstUnprocessedTime() throws -> EpochMillis? {
+        try EpochMillis.fetchOne(db, sql: "SELECT MIN(time, received_at) FROM events WHERE position > ? ORDER BY position LIMIT 1",
+                                 arguments: [try SQLiteProcessorLog.position(db)])
+    }
+
     func enqueue(_ operations: [BrazeOperation]) throws {
         try SQLiteOutbox.enqueue(operations, in: db)
     }
