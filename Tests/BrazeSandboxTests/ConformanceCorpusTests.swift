@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import Synchronization
 import Testing
 @testable import BrazeSandbox
 
@@ -50,6 +51,11 @@ import Testing
             }
         }
         return fixtures
+    }
+
+    /// Fixtures that disagree, collected from inside the sandbox's test closure.
+    final class Disagreements: Sendable {
+        let list = Mutex<[(Fixture, [String])]>([])
     }
 
     /// A corpus that cannot be read.
@@ -132,15 +138,16 @@ import Testing
         }
         let fixtures = try Self.loadFixtures(from: folder)
         #expect(!fixtures.isEmpty, "no fixtures in \(folder.path)")
-        var disagreements: [(Fixture, [String])] = []
+        let found = Disagreements()
         try await withRouterSandbox { client in
             for fixture in fixtures {
                 // Each fixture meets a fresh workspace.
                 _ = try await client.sandbox("/_sandbox/reset", method: .post)
                 let problems = try await Self.run(fixture, client: client)
-                if !problems.isEmpty { disagreements.append((fixture, problems)) }
+                if !problems.isEmpty { found.list.withLock { $0.append((fixture, problems)) } }
             }
         }
+        let disagreements = found.list.withLock { $0 }
         print("conformance: \(fixtures.count - disagreements.count) of \(fixtures.count) fixtures agree (\(folder.path))")
         for (fixture, problems) in disagreements {
             print("  disagrees: \(fixture.file) \(fixture.id): \(problems.joined(separator: "; "))")
