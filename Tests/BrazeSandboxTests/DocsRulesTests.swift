@@ -162,8 +162,8 @@ import Testing
     /// `_docs/_api/objects_filters/event_object.md`: "an event property payload of up to 100 KB";
     /// `_docs/_api/objects_filters/purchase_object.md`: "up to 50 KB". Too large: that object errors, the rest is processed.
     @Test func eventObject_propertyPayloadsUpTo100KBForEventsAnd50KBForPurchases() async throws {
-        func lines(_ count: Int) -> JSONValue { ["lines": .array((0..<count).map { _ in .string(String(repeating: "y", count: 197)) })] }
         try await withSandbox { client in
+            @Sendable func lines(_ count: Int) -> JSONValue { ["lines": .array((0..<count).map { _ in .string(String(repeating: "y", count: 197)) })] }
             // 495 lines of 200 bytes: about 99 KB, accepted for an event, refused for a purchase.
             var purchase = Self.purchases(1).arrayValue?.first?.objectValue ?? [:]
             purchase["properties"] = lines(495)
