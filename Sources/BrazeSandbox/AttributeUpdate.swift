@@ -16,11 +16,15 @@ struct AttributeUpdate: Sendable {
     var identifier: UserIdentifier
     var updateExistingOnly: Bool?
     var operations: [AttributeOperation]
-    /// Braze data points this object consumes when written.
+    /// Braze data points this object consumes when written (`_docs/_user_guide/data/data_points.md`).
     var dataPoints: Int
+    /// Subscription states it sets (not billed).
+    var subscriptionChanges = 0
+    /// Push token writes (not billed: "data collected by default … including push tokens").
+    var pushTokenUpdates = 0
 
     /// Keys that identify or steer the object rather than set data.
-    static let controlKeys: Set<String> = ["external_id", "user_alias", "braze_id", "_update_existing_only", "app_id"]
+    static let controlKeys: Set<String> = ["external_id", "user_alias", "braze_id", "_update_existing_only", "app_id", "_merge_objects"]
     static let subscribeStates: Set<String> = ["opted_in", "subscribed", "unsubscribed"]
     static let plainStandardStrings: Set<String> = ["first_name", "last_name", "home_city", "language", "time_zone", "gender", "bio"]
 
@@ -29,6 +33,11 @@ struct AttributeUpdate: Sendable {
         let updateOnly = try validator.updateExistingOnly(in: object)
         var operations: [AttributeOperation] = []
         var points = 0
+        var subscriptionChanges = 0
+        var pushTokenUpdates = 0
+        if let merge = object["_merge_objects"], merge != .null, merge.boolValue == nil {
+            throw ValidationFailure("'_merge_objects' must be a boolean")
+        }
         let maxLength = validator.limits.maxStringLength
         for key in object.keys.sorted() where !controlKeys.contains(key) {
             guard let value = object[key] else { continue }
@@ -49,10 +58,9 @@ struct AttributeUpdate: Sendable {
                 operations.append(.set(key, value))
                 points += 1
             case "country":
-                guard value == .null || value.stringValue.map({ $0.count == 2 && $0.allSatisfy { $0.isASCII && $0.isLetter } }) == true else {
-                    throw ValidationFailure("'country' must be an ISO-3166-1 alpha-2 code")
-                }
-                operations.append(.set(key, value.stringValue.map { .string($0.uppercased()) } ?? .null))
+                // Best effort (user_attributes_object.md): alpha-2 codes, alpha-3 codes and English names map to the
+                // alpha-2 code; anything else is stored as NULL, never an error. Sent by API, so billed.
+                operations.append(.set(key, value.stringValue.flatMap(CountryCodes.map).map(JSONValue.string) ?? .null))
                 points += 1
             case "dob":
                 guard value == .null || value.stringValue.map(isDateOfBirth) == true else {
@@ -71,15 +79,25 @@ struct AttributeUpdate: Sendable {
                     throw ValidationFailure("'\(key)' must be one of 'opted_in', 'subscribed', 'unsubscribed'")
                 }
                 operations.append(key == "email_subscribe" ? .emailSubscribe(state) : .pushSubscribe(state))
+                subscriptionChanges += 1
             case "subscription_groups":
-                operations.append(.subscriptionGroups(try subscriptionGroups(value)))
+                let groups = try subscriptionGroups(value)
+                operations.append(.subscriptionGroups(groups))
+                subscriptionChanges += groups.count
+            case "push_tokens":
+                guard let tokens = value.arrayValue, tokens.allSatisfy({ $0["token"]?.stringValue?.isEmpty == false }) else {
+                    throw ValidationFailure("'push_tokens' must be an array of objects with a string 'token'")
+                }
+                operations.append(.set(key, value))
+                pushTokenUpdates += tokens.count
             default:
                 let (changes, cost) = try custom(key: key, value: value, maxLength: maxLength)
                 operations.append(contentsOf: changes)
                 points += cost
             }
         }
-        return AttributeUpdate(identifier: identifier, updateExistingOnly: updateOnly, operations: operations, dataPoints: points)
+        return AttributeUpdate(identifier: identifier, updateExistingOnly: updateOnly, operations: operations, dataPoints: points,
+                               subscriptionChanges: subscriptionChanges, pushTokenUpdates: pushTokenUpdates)
     }
 
     static func subscriptionGroups(_ value: JSONValue) throws(ValidationFailure) -> [(id: String, state: String)] {

@@ -34,7 +34,7 @@ public func addBrazeSandboxRoutes<Context: RequestContext>(to router: Router<Con
         let route = RouterPath(endpoint.path.replacingOccurrences(of: "{catalog_name}", with: ":catalog_name"))
         router.on(route, method: HTTPRequest.Method(rawValue: endpoint.method) ?? .post) { request, context -> Response in
             guard let body = await collectBody(request, limit: maxBody) else {
-                return jsonResponse(.fatal(413, "Request body is larger than \(maxBody) bytes"))
+                return jsonResponse(await state.refuseOversized(endpoint: endpoint, path: request.uri.path))
             }
             let latency = await state.latencyMs()
             if latency > 0 { try? await Task.sleep(for: .milliseconds(latency)) }

@@ -44,12 +44,34 @@ public actor BrazeSandboxState {
         return response
     }
 
+    /// Answers a request whose body is over `limits.maxBodyBytes`: 413, as `_docs/_api/endpoints/user_data.md` documents
+    /// ("Attempts to post more data than 4 MB will fail with an HTTP 413 Request Entity Too Large"). Logged, not counted.
+    public func refuseOversized(endpoint: BrazeEndpoint, path: String) -> SandboxResponse {
+        let now = configuration.now()
+        var response = SandboxResponse.fatal(413, "Request Entity Too Large")
+        response.headers = rateLimiter.peek(endpoint.rateLimitGroup, limit: configuration.rateLimit(for: endpoint.rateLimitGroup), now: now)?.headers ?? []
+        sequence += 1
+        log.append(LoggedRequest(sequence: sequence, time: now, method: endpoint.method, path: path, endpoint: endpoint.statsKey,
+                                 status: response.status, body: .string("(body over \(configuration.limits.maxBodyBytes) bytes)"),
+                                 response: response.body, injectedFault: false))
+        if log.count > configuration.maxLoggedRequests { log.removeFirst(log.count - configuration.maxLoggedRequests) }
+        stats.record(endpoint: endpoint.statsKey, status: response.status)
+        return response
+    }
+
     private func answer(endpoint: BrazeEndpoint, authorization: String?, body: JSONValue?, catalogName: String?, now: Date) -> SandboxResponse {
+        // "Every single API request sent to Braze returns" the X-RateLimit-* headers (api_limits.md): answers refused
+        // before counting carry the window as it stands.
+        let peek = rateLimiter.peek(endpoint.rateLimitGroup, limit: configuration.rateLimit(for: endpoint.rateLimitGroup), now: now)
         guard let key = Self.bearerToken(authorization), let apiKey = configuration.apiKeys.first(where: { $0.key == key }) else {
-            return .fatal(401, "Unknown or missing REST API Key")
+            var refused = SandboxResponse.fatal(401, "Unknown or missing REST API Key")
+            refused.headers = peek?.headers ?? []
+            return refused
         }
         if let permissions = apiKey.permissions, !permissions.contains(endpoint.permission) {
-            return .fatal(403, "API key does not have the '\(endpoint.permission)' permission required by this endpoint")
+            var refused = SandboxResponse.fatal(403, "API key does not have the '\(endpoint.permission)' permission required by this endpoint")
+            refused.headers = peek?.headers ?? []
+            return refused
         }
         let decision = rateLimiter.count(endpoint.rateLimitGroup, limit: configuration.rateLimit(for: endpoint.rateLimitGroup), now: now)
         if let decision, !decision.allowed {
@@ -75,17 +97,23 @@ public actor BrazeSandboxState {
         case .usersIdentify:
             return UsersIdentifyEndpoint(validator: validator).handle(body, store: &store, now: now)
         case .usersAliasNew:
-            return UsersAliasNewEndpoint(validator: validator).handle(body, store: &store, now: now)
+            let before = store.profiles.reduce(0) { $0 + $1.aliases.count }
+            let response = UsersAliasNewEndpoint(validator: validator).handle(body, store: &store, now: now)
+            dataPoints.aliasesAdded += max(0, store.profiles.reduce(0) { $0 + $1.aliases.count } - before)
+            return response
         case .usersMerge:
             return UsersMergeEndpoint(validator: validator).handle(body, store: &store, now: now)
         case .usersDelete:
-            return UsersDeleteEndpoint(validator: validator).handle(body, store: &store)
+            let before = store.profiles.count
+            let response = UsersDeleteEndpoint(validator: validator).handle(body, store: &store)
+            dataPoints.usersDeleted += max(0, before - store.profiles.count)
+            return response
         case .usersExportIds:
             return UsersExportEndpoint(validator: validator).handle(body, store: store)
         case .subscriptionStatusSet:
-            return SubscriptionStatusEndpoint(validator: validator).handleV1(body, store: &store, now: now)
+            return SubscriptionStatusEndpoint(validator: validator).handleV1(body, store: &store, dataPoints: &dataPoints, now: now)
         case .subscriptionStatusSetV2:
-            return SubscriptionStatusEndpoint(validator: validator).handleV2(body, store: &store, now: now)
+            return SubscriptionStatusEndpoint(validator: validator).handleV2(body, store: &store, dataPoints: &dataPoints, now: now)
         case .catalogsCreate:
             return CatalogEndpoints(limits: configuration.limits).create(body, catalogs: &catalogs, order: &catalogOrder, now: now)
         case .catalogItemsCreate, .catalogItemsEdit, .catalogItemsReplace, .catalogItemsDelete:
@@ -115,7 +143,7 @@ public actor BrazeSandboxState {
             if status == 429 {
                 response.headers += [
                     ("X-RateLimit-Remaining", "0"),
-                    ("X-RateLimit-Reset", String(Int(now.addingTimeInterval(Double(retryAfter)).timeIntervalSince1970.rounded(.up)))),
+                    ("X-RateLimit-Reset", RateLimiter.epochSeconds(now.addingTimeInterval(Double(retryAfter)))),
                 ]
             }
         }

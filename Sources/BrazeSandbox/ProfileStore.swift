@@ -79,3 +79,36 @@ struct ProfileStore: Sendable {
         nextId = 1
     }
 }
+
+extension ProfileStore {
+    /// The one profile an email/phone names under a Braze `prioritization` (`identified` / `unidentified` /
+    /// `most_recently_updated`, applied in order); nil when none matches or more than one still does
+    /// ("deleting users will not occur if more than one user matches a prioritization").
+    func prioritizedIndex(of identifier: UserIdentifier, prioritization: [String]) -> Int? {
+        var candidates: [Int]
+        switch identifier {
+        case .email(let email):
+            candidates = profiles.indices.filter { profiles[$0].email?.lowercased() == email.lowercased() }
+        case .phone(let phone):
+            let wanted = Self.normalizedPhone(phone)
+            candidates = profiles.indices.filter { profiles[$0].phone.map(Self.normalizedPhone) == wanted }
+        default:
+            return index(of: identifier)
+        }
+        for rule in prioritization where candidates.count > 1 {
+            switch rule {
+            case "identified":
+                let narrowed = candidates.filter { profiles[$0].externalId != nil }
+                if !narrowed.isEmpty { candidates = narrowed }
+            case "unidentified":
+                let narrowed = candidates.filter { profiles[$0].externalId == nil }
+                if !narrowed.isEmpty { candidates = narrowed }
+            case "most_recently_updated":
+                if let latest = candidates.max(by: { profiles[$0].updatedAt < profiles[$1].updatedAt }) { candidates = [latest] }
+            default:
+                break
+            }
+        }
+        return candidates.count == 1 ? candidates.first : nil
+    }
+}

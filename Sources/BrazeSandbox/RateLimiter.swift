@@ -19,7 +19,7 @@ struct RateLimiter: Sendable {
             var headers = [
                 ("X-RateLimit-Limit", String(limit)),
                 ("X-RateLimit-Remaining", String(remaining)),
-                ("X-RateLimit-Reset", String(Int(reset.timeIntervalSince1970.rounded(.up)))),
+                ("X-RateLimit-Reset", RateLimiter.epochSeconds(reset)),
             ]
             if !allowed { headers.append(("Retry-After", String(retryAfterSeconds))) }
             return headers
@@ -41,8 +41,36 @@ struct RateLimiter: Sendable {
         windows[group] = window
         return Decision(
             allowed: allowed, limit: limit.requests, remaining: max(0, limit.requests - window.used), reset: reset,
-            retryAfterSeconds: max(1, Int(reset.timeIntervalSince(now).rounded(.up)))
+            retryAfterSeconds: Self.seconds(reset.timeIntervalSince(now))
         )
+    }
+
+    /// The group's window as it stands, without counting a request (for answers Braze refuses before counting).
+    func peek(_ group: BrazeRateLimitGroup, limit: BrazeRateLimit?, now: Date) -> Decision? {
+        guard let limit else { return nil }
+        var window = windows[group] ?? Window(start: now, used: 0)
+        if now.timeIntervalSince(window.start) >= limit.windowSeconds || now < window.start {
+            window = Window(start: now, used: 0)
+        }
+        let reset = window.start.addingTimeInterval(limit.windowSeconds)
+        return Decision(
+            allowed: true, limit: limit.requests, remaining: max(0, limit.requests - window.used), reset: reset,
+            retryAfterSeconds: Self.seconds(reset.timeIntervalSince(now))
+        )
+    }
+
+    /// Whole seconds, rounded up, at least 1; total for any input (no trapping conversion).
+    static func seconds(_ interval: TimeInterval) -> Int {
+        guard interval.isFinite, interval > 0 else { return 1 }
+        guard interval < Double(Int32.max) else { return Int(Int32.max) }
+        return max(1, Int(interval.rounded(.up)))
+    }
+
+    /// Unix seconds, rounded up; total for any date.
+    static func epochSeconds(_ date: Date) -> String {
+        let value = date.timeIntervalSince1970.rounded(.up)
+        guard value.isFinite, abs(value) < 1e15 else { return "0" }
+        return String(Int64(value))
     }
 
     mutating func reset() { windows.removeAll() }

@@ -3,6 +3,8 @@ import Foundation
 /// POST /subscription/status/set (v1: one group, ids in `external_id` / `email` / `phone`) and
 /// POST /v2/subscription/status/set (`subscription_groups` array with `external_ids` / `emails` / `phones`).
 /// Unknown external ids are skipped; an unknown email or phone gets an email-/phone-only profile, as Braze does.
+/// v1 refuses `email` together with `phone` (400, the message quoted by
+/// `_docs/_api/endpoints/subscription_groups/post_update_user_subscription_group_status.md`). State changes cost no data points.
 struct SubscriptionStatusEndpoint: Sendable {
     let validator: Validator
 
@@ -12,17 +14,22 @@ struct SubscriptionStatusEndpoint: Sendable {
         var targets: [UserIdentifier]
     }
 
-    func handleV1(_ body: JSONValue, store: inout ProfileStore, now: Date) -> SandboxResponse {
+    static let emailAndPhone = "Either an email address or a phone number should be provided, but not both."
+
+    func handleV1(_ body: JSONValue, store: inout ProfileStore, dataPoints: inout DataPointCounter, now: Date) -> SandboxResponse {
         guard let request = body.objectValue else { return .fatal(400, "request body must be a JSON object") }
+        if let email = request["email"], email != .null, let phone = request["phone"], phone != .null {
+            return SandboxResponse(status: 400, body: ["message": .string(Self.emailAndPhone)])
+        }
         switch change(request, idKeys: ("external_id", "email", "phone")) {
         case .failure(let failure): return .fatal(400, failure.message)
         case .success(let change):
-            apply([change], store: &store, now: now)
+            dataPoints.subscriptionChanges += apply([change], store: &store, now: now)
             return SandboxResponse(status: 201, body: ["message": "success"])
         }
     }
 
-    func handleV2(_ body: JSONValue, store: inout ProfileStore, now: Date) -> SandboxResponse {
+    func handleV2(_ body: JSONValue, store: inout ProfileStore, dataPoints: inout DataPointCounter, now: Date) -> SandboxResponse {
         guard let groups = body["subscription_groups"]?.arrayValue, !groups.isEmpty else {
             return .fatal(400, "'subscription_groups' must be a non-empty array")
         }
@@ -34,7 +41,7 @@ struct SubscriptionStatusEndpoint: Sendable {
             case .success(let change): changes.append(change)
             }
         }
-        apply(changes, store: &store, now: now)
+        dataPoints.subscriptionChanges += apply(changes, store: &store, now: now)
         return SandboxResponse(status: 201, body: ["message": "success"])
     }
 
@@ -62,7 +69,9 @@ struct SubscriptionStatusEndpoint: Sendable {
         return .success(Change(group: group, state: state, targets: targets))
     }
 
-    private func apply(_ changes: [Change], store: inout ProfileStore, now: Date) {
+    /// Applies the changes; returns how many profile states were set.
+    private func apply(_ changes: [Change], store: inout ProfileStore, now: Date) -> Int {
+        var count = 0
         for change in changes {
             for target in change.targets {
                 let index: Int?
@@ -72,7 +81,9 @@ struct SubscriptionStatusEndpoint: Sendable {
                 }
                 guard let index else { continue }
                 store.update(index, now: now) { $0.subscriptionGroups[change.group] = change.state }
+                count += 1
             }
         }
+        return count
     }
 }

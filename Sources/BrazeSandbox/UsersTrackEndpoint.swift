@@ -18,6 +18,8 @@ struct UsersTrackEndpoint: Sendable {
         }
         if arrays.values.allSatisfy(\.isEmpty) { return .fatal(400, Self.noData) }
 
+        // "Max Input Length Exceeded" (errors.md) refuses the whole request. Current limit: 75 objects in total across the
+        // three arrays (50 on "Monthly Active Users CY 24-25" accounts, post_user_track.md); legacy accounts: 75 per array.
         let limits = validator.limits
         var tooMany: [JSONValue] = []
         for (key, limit) in [("attributes", limits.maxAttributes), ("events", limits.maxEvents), ("purchases", limits.maxPurchases)] {
@@ -26,10 +28,10 @@ struct UsersTrackEndpoint: Sendable {
                 tooMany.append(["type": .string("too many \(key) objects: \(count), the maximum is \(limit)"), "input_array": .string(key)])
             }
         }
-        if let combined = limits.maxCombinedUpdates {
+        if let combined = limits.combinedTrackCap {
             let total = arrays.values.reduce(0) { $0 + $1.count }
             if total > combined {
-                tooMany.append(["type": .string("too many objects: \(total) attributes, events and purchases combined, the maximum is \(combined)")])
+                tooMany.append(["type": .string("too many objects: \(total) attributes, events and purchases in total, the maximum is \(combined)")])
             }
         }
         if !tooMany.isEmpty { return .fatal(400, "Max Input Length Exceeded", errors: tooMany) }
@@ -53,6 +55,11 @@ struct UsersTrackEndpoint: Sendable {
                 } catch { errors.append(MinorError(type: error.message, inputArray: key, index: index)) }
             }
             answer["\(key)_processed"] = .from(processed)
+        }
+        let objectCount = arrays.values.reduce(0) { $0 + $1.count }
+        if !errors.isEmpty && errors.count == objectCount {
+            // Every object invalid: a fatal 400 naming them all (RudderStack's and Segment's recorded Braze answers).
+            return .fatal(400, Self.noData, errors: errors.map(\.json))
         }
         if !errors.isEmpty { answer["errors"] = .array(errors.map(\.json)) }
         return SandboxResponse(status: 201, body: .object(answer))
@@ -83,6 +90,8 @@ struct UsersTrackEndpoint: Sendable {
         guard let index = Self.resolve(update.identifier, updateExistingOnly: update.updateExistingOnly, store: &store, now: now) else { return }
         store.update(index, now: now) { update.apply(to: &$0) }
         dataPoints.attributes += update.dataPoints
+        dataPoints.subscriptionChanges += update.subscriptionChanges
+        dataPoints.pushTokenUpdates += update.pushTokenUpdates
     }
 
     private func event(_ item: JSONValue, store: inout ProfileStore, dataPoints: inout DataPointCounter, now: Date) throws(ValidationFailure) {
@@ -95,7 +104,11 @@ struct UsersTrackEndpoint: Sendable {
             throw ValidationFailure("'name' is longer than \(validator.limits.maxStringLength) characters")
         }
         let (time, date) = try validator.time(object["time"])
-        let properties = try validator.properties(object["properties"])
+        let properties = try validator.properties(object["properties"], maxPayloadBytes: validator.limits.maxEventPropertyBytes, payloadKind: "event")
+        // event_object.md "Reserved keys": `time` and `event_name` "cannot be used as custom event properties".
+        for reserved in Validator.reservedEventPropertyNames where properties[reserved] != nil {
+            throw ValidationFailure("event property name '\(reserved)' is reserved")
+        }
         try EcommerceEvents.validate(name: name, properties: properties)
         if name == "ecommerce.cart_updated" {
             let existing = store.index(of: identifier).map { store[$0] }
@@ -106,7 +119,9 @@ struct UsersTrackEndpoint: Sendable {
             profile.events.append(TrackedEvent(name: name, time: time, date: date, properties: properties))
             EcommerceEvents.recordCart(event: name, properties: properties, date: date, profile: &profile)
         }
+        // data_points.md: "Custom events | All custom events": the recommended ecommerce.* events included.
         dataPoints.events += 1
+        if name.hasPrefix("ecommerce.") { dataPoints.ecommerceEvents += 1 }
     }
 
     private func purchase(_ item: JSONValue, store: inout ProfileStore, dataPoints: inout DataPointCounter, now: Date) throws(ValidationFailure) {
@@ -125,13 +140,14 @@ struct UsersTrackEndpoint: Sendable {
         guard let price = object["price"], price.isNumber else { throw ValidationFailure("'price' is required and must be a number") }
         var quantity: Int64 = 1
         if let value = object["quantity"], value != .null {
+            // purchase_object.md: an integer, "must be <= 100"; Braze's minor error reads "'quantity' is not valid".
             guard let number = value.intValue, (1...100).contains(number) else {
-                throw ValidationFailure("'quantity' must be an integer from 1 to 100")
+                throw ValidationFailure("'quantity' is not valid: it must be an integer from 1 to 100")
             }
             quantity = number
         }
         let (time, date) = try validator.time(object["time"])
-        let properties = try validator.properties(object["properties"])
+        let properties = try validator.properties(object["properties"], maxPayloadBytes: validator.limits.maxPurchasePropertyBytes, payloadKind: "purchase")
         guard let index = Self.resolve(identifier, updateExistingOnly: updateOnly, store: &store, now: now) else { return }
         store.update(index, now: now) { profile in
             profile.purchases.append(TrackedPurchase(productId: productId, currency: currency, price: price, quantity: quantity, time: time, date: date, properties: properties))

@@ -11,6 +11,10 @@ struct Validator: Sendable {
     let limits: BrazeRequestLimits
 
     static let primaryIdentifierKeys = ["external_id", "user_alias", "braze_id"]
+    /// `_docs/_api/objects_filters/event_object.md`, "Reserved keys".
+    static let reservedEventPropertyNames = ["time", "event_name"]
+    /// The minor error Braze records for an object without identifier (RudderStack's recorded answer, network.ts).
+    static let missingIdentifier = "'external_id', 'braze_id', 'user_alias', 'email' or 'phone' is required"
 
     /// Exactly one of external_id / user_alias / braze_id; without any, email then phone (email wins).
     func identifier(in object: [String: JSONValue]) throws(ValidationFailure) -> UserIdentifier {
@@ -44,7 +48,7 @@ struct Validator: Sendable {
                 }
                 return .phone(value)
             }
-            throw ValidationFailure("'external_id', 'user_alias', 'braze_id', 'email' or 'phone' is required")
+            throw ValidationFailure(Self.missingIdentifier)
         }
     }
 
@@ -73,9 +77,10 @@ struct Validator: Sendable {
         return (text, date)
     }
 
-    /// Event/purchase properties: an object; names non-empty, <= 255 chars, no leading `$`;
-    /// string values <= 255 chars; with nested values the payload is capped (50 KB).
-    func properties(_ value: JSONValue?) throws(ValidationFailure) -> [String: JSONValue] {
+    /// Event/purchase properties: an object; names non-empty, <= 255 chars, no leading `$`; string values <= 255 chars;
+    /// with array or object values the payload is capped: 100 KB for events (event_object.md), 50 KB for purchases
+    /// (purchase_object.md), measured as the properties' JSON.
+    func properties(_ value: JSONValue?, maxPayloadBytes: Int, payloadKind: String) throws(ValidationFailure) -> [String: JSONValue] {
         guard let value, value != .null else { return [:] }
         guard let object = value.objectValue else { throw ValidationFailure("'properties' must be an object") }
         var nested = false
@@ -94,8 +99,8 @@ struct Validator: Sendable {
         }
         if nested {
             let size = value.encoded().count
-            if size > limits.maxPropertyPayloadBytes {
-                throw ValidationFailure("properties payload is \(size) bytes, more than the \(limits.maxPropertyPayloadBytes) allowed")
+            if size > maxPayloadBytes {
+                throw ValidationFailure("properties payload is \(size) bytes, more than the \(maxPayloadBytes) allowed for a \(payloadKind)")
             }
         }
         return object

@@ -101,8 +101,8 @@ import Testing
         }
     }
 
-    @Test func combinedUpdateCapForMAUAccounts() async throws {
-        try await withSandbox({ $0.limits.maxCombinedUpdates = 3 }) { client in
+    @Test func combinedUpdateCapIsConfigurable() async throws {
+        try await withSandbox({ $0.limits.maxTrackObjects = 3 }) { client in
             let answer = try await client.track([
                 "attributes": [["external_id": "u1", "first_name": "A"], ["external_id": "u2", "first_name": "B"]],
                 "events": [Make.event(), Make.event()],

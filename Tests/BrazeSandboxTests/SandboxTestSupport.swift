@@ -25,6 +25,14 @@ func withSandbox(
     try await sandboxApp(configure).test(.live) { client in try await body(client) }
 }
 
+/// Runs `body` against an in-process sandbox driven through its router (no socket), e.g. for multi-megabyte bodies.
+func withRouterSandbox(
+    _ configure: (inout BrazeSandboxConfiguration) -> Void = { _ in },
+    _ body: @escaping @Sendable (any TestClientProtocol) async throws -> Void
+) async throws {
+    try await sandboxApp(configure).test(.router) { client in try await body(client) }
+}
+
 /// A decoded answer.
 struct Answer: Sendable {
     var status: Int
