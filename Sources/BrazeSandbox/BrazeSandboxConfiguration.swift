@@ -62,20 +62,6 @@ public struct BrazeRequestLimits: Sendable, Hashable {
     /// "All API endpoints have a data payload limit of 4 MB" (`_docs/_api/endpoints/user_data.md`): 4,000,000 bytes; above → 413.
     public var maxBodyBytes = 4_000_000
 
-    /// The combined cap as before the current docs: nil = none (legacy per-array mode).
-    @available(*, deprecated, message: "use maxTrackObjects and legacyPerArrayLimits")
-    public var maxCombinedUpdates: Int? {
-        get { legacyPerArrayLimits ? nil : maxTrackObjects }
-        set {
-            if let newValue {
-                legacyPerArrayLimits = false
-                maxTrackObjects = newValue
-            } else {
-                legacyPerArrayLimits = true
-            }
-        }
-    }
-
     public init() {}
 
     /// The combined cap in force, nil in legacy per-array mode.

@@ -49,7 +49,8 @@ import Testing
             let answer = await client.send(.usersTrack, body: Self.bytes(body))
             #expect(answer.status == 201)
             #expect(answer.response == .success(processed: ["attributes_processed": 1, "events_processed": 2], minorErrors: []))
-            #expect(answer.rateLimit == nil, "no rate limit configured, so no headers")
+            // Every answer carries Braze's rate-limit headers (braze-docs `_docs/_api/api_limits.md`): 3,000 per 3 s for /users/track.
+            #expect(answer.rateLimit?.limit == 3_000 && answer.rateLimit?.remaining == 2_999 && answer.rateLimit?.resetAt != nil)
             // The request really reached Braze with our headers and body.
             let user = try await sandbox.execute(uri: "/_sandbox/users/u1", method: .get) { String(buffer: $0.body) }
             #expect(user.contains("Ada"))

@@ -129,7 +129,7 @@ import Testing
     /// (braze-docs `_docs/_api/api_limits.md`, the rate-limit page; more is refused whole with 400).
     @Test func mixedAttributesAndEventsFillRequestsToTheCombinedLimitAndNeverDrawA400() async throws {
         var limits = BrazeRequestLimits()
-        limits.maxCombinedUpdates = 75
+        limits.maxTrackObjects = 75
         try await Self.withHarness(limits: limits) { h in
             var ops: [BrazeOperation] = []
             for n in 0..<10 { for u in 0..<150 { ops.append(n % 2 == 0 ? Self.event(n, user: "user\(u)") : Self.attributes(n, user: "user\(u)")) } }
@@ -149,7 +149,7 @@ import Testing
     /// Accounts on the newer MAU packages take 50 in total; the shop's setting packs to it.
     @Test func aShopOnTheFiftyObjectLimitGetsRequestsOfFifty() async throws {
         var limits = BrazeRequestLimits()
-        limits.maxCombinedUpdates = 50
+        limits.maxTrackObjects = 50
         var shop = Fixtures.shopA  // a-shop.myshopify.com, the harness's shop
         shop.braze.trackObjectsPerRequest = 50
         var settings = ForwarderSettings(shops: [shop])
