@@ -107,7 +107,7 @@
     store('q', queue.slice(-20));
   }
 
-  // A pending timer may still fire: flushing an empty queue does nothing.
+  // (The batching timer is left to fire: after a flush that sent everything, its queue is empty.)
   function flush() {
     queue = queue.filter(function (b) {
       return !send(b, b.e);
