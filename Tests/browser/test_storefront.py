@@ -365,6 +365,10 @@ BIG_PRODUCT, BIG_VARIANT = "9007199254740993", "9007199254740995"
 
 def test_ids_beyond_2_53_reach_the_server_with_their_exact_digits(kit, browser):
     sf = kit.storefront("direct")
+    # Logged in, so that the events are forwarded to the customer's Braze profile too.
+    go(browser, sf, "/account/login")
+    browser.find_element(By.ID, "login-go").click()
+    wait_for(lambda: browser.current_url.endswith("/account"), 10, message="login")
     go(browser, sf, "/products/big-ids")
     v = wait_visitor(browser)
     # From the page: the snippet renders ids as strings.
@@ -394,6 +398,12 @@ def test_ids_beyond_2_53_reach_the_server_with_their_exact_digits(kit, browser):
     finally:
         con.close()
     assert texts and all(f'"variant_id":"{BIG_VARIANT}"' in t.replace(" ", "") for t in texts), texts
+    # And so does what reaches Braze (the customer's profile in the sandbox): the cart's products.
+    def braze_products():
+        events = [e for u in kit.braze_users() if u.get("external_id") == CUSTOMER_ID for e in u["events"]]
+        return [(p["product_id"], p["variant_id"]) for e in events if e["name"] == "ecommerce.cart_updated"
+                for p in e["properties"].get("products", []) if p["product_id"].startswith("90071992547409")]
+    assert set(wait_for(braze_products, 20, 0.2, message="the cart in the Braze sandbox")) == {(BIG_PRODUCT, BIG_VARIANT)}
     assert errors(browser) == []
 
 
