@@ -50,6 +50,13 @@ PRODUCTS = [
         "featured_image": None,
         "variants": [{"id": 44012345678903, "title": "One size", "sku": "SOCK-1", "price": 1290}],
     },
+    {
+        # Ids beyond 2^53 (Number.MAX_SAFE_INTEGER is 9007199254740991): /cart.js serves them as JSON
+        # numbers, which JSON.parse rounds (…993 -> …992, …995 -> …996). Shopify's ids will get there.
+        "id": 9007199254740993, "handle": "big-ids", "vendor": "Acme", "type": "Bags", "title": "Tote beyond 2^53",
+        "featured_image": None,
+        "variants": [{"id": 9007199254740995, "title": "One size", "sku": "TOTE-1", "price": 2500}],
+    },
 ]
 COLLECTION = {"id": 450123456789, "handle": "shirts", "title": "Shirts & more", "products_count": 2}
 CUSTOMER = {"id": 7001234567890, "email": "ada@example.com", "first_name": "Ada", "last_name": "Lovelace"}

@@ -47,6 +47,55 @@ console.log(JSON.stringify(Object.keys(window).filter((k) => !before.has(k))));
     assert json.loads(out) == ["ShopTrail"]
 
 
+# A /cart.js answer written to trip a careless quoting of ids: ids beyond 2^53 with odd spacing,
+# id-like text inside strings (escaped quotes, a backslash before a quote), a decimal, an exponent.
+TRICKY_CART = (
+    '{"token":"c1-x?key=y","currency":"EUR","total_price":5001,"item_count":2,"items":[\n'
+    ' {"id" : 9007199254740995 ,"key":"9007199254740995:k","product_id":\t9007199254740993,"variant_id":9007199254740995,'
+    '"product_title":"Tote \\"id\\": 9007199254740995, \\\\\\"product_id\\":1}","variant_title":"{\\"variant_id\\":12}",'
+    '"sku":"x","price":2500,"final_price":2500.5,"url":"/p?variant_id=9007199254740995","image":null,"quantity":2,'
+    '"properties":{"_id":12,"paid":3,"g_id":1e3,"selling_plan_id":-1}}]}'
+)
+
+
+def test_ids_are_read_from_the_cart_text_exactly(tmp_path):
+    # The built tracker in node with a fake page: consent given, no storage, /cart.js answering TRICKY_CART.
+    node = shutil.which("node")
+    if not node:
+        pytest.skip("node is not installed")
+    probe = tmp_path / "cart.js"
+    probe.write_text("""
+const vm = require('vm'), fs = require('fs');
+const beacons = [];
+const config = JSON.stringify({ write_key: 'k', endpoint: '/v1/batch', cart: '/cart.js', context: { page: { type: 'index' } } });
+class XMLHttpRequest {
+  open() {}
+  send() { this.status = 200; this.responseText = process.argv[3]; setTimeout(() => this.onloadend(), 0); }
+}
+const w = vm.createContext({
+  document: { getElementById: () => ({ getAttribute: () => config }), addEventListener() {}, cookie: '', title: 't', referrer: '' },
+  location: { href: 'https://shop.example/', protocol: 'https:' }, addEventListener() {},
+  navigator: { sendBeacon: (url, body) => beacons.push(JSON.parse(body)) },
+  Shopify: { customerPrivacy: { analyticsProcessingAllowed: () => true } },
+  XMLHttpRequest, crypto: require('crypto').webcrypto, setTimeout, clearTimeout, URL,
+});
+w.window = w;
+vm.runInContext(fs.readFileSync(process.argv[2], 'utf8'), w);
+setTimeout(() => { w.ShopTrail.flush(); console.log(JSON.stringify(beacons)); }, 50);
+""")
+    out = subprocess.run([node, str(probe), str(ROOT / "Public" / "shoptrail.min.js"), TRICKY_CART], capture_output=True, text=True, check=True).stdout
+    events = [e for b in json.loads(out) for e in b["events"]]
+    cart = next(e for e in events if e["name"] == "cart_updated")["properties"]
+    expected = json.loads(TRICKY_CART)["items"][0]
+    item = cart["items"][0]
+    assert (item["product_id"], item["variant_id"]) == ("9007199254740993", "9007199254740995")
+    # Everything else is exactly what JSON.parse gives: strings untouched, numbers still numbers.
+    for field in ("key", "product_title", "variant_title", "sku", "price", "final_price", "url", "image"):
+        assert item[field] == expected[field], field
+    assert item["product_title"] == 'Tote "id": 9007199254740995, \\"product_id":1}'
+    assert (cart["cart_token"], cart["total_price"], cart["item_count"]) == ("c1-x", 5001, 2)
+
+
 def render(snippet, **objects):
     env = Environment(loader=DictLoader({"shoptrail": snippet}))
     env.filters.update({"json": f_json, "hmac_sha256": f_hmac_sha256, "money": f_money, "image_url": f_image_url})

@@ -2,6 +2,7 @@
 import hashlib
 import hmac
 import json
+import sqlite3
 import time
 
 import pytest
@@ -357,3 +358,129 @@ def test_the_tracker_loads_once_when_the_snippet_is_rendered_twice(kit, browser)
         var s = document.createElement('script'); s.src = document.getElementById('shoptrail').src; document.head.appendChild(s);""")
     time.sleep(1.5)
     assert names(kit, v).count("page_viewed") == 1
+
+
+BIG_PRODUCT, BIG_VARIANT = "9007199254740993", "9007199254740995"
+
+
+def test_ids_beyond_2_53_reach_the_server_with_their_exact_digits(kit, browser):
+    sf = kit.storefront("direct")
+    # Logged in, so that the events are forwarded to the customer's Braze profile too.
+    go(browser, sf, "/account/login")
+    browser.find_element(By.ID, "login-go").click()
+    wait_for(lambda: browser.current_url.endswith("/account"), 10, message="login")
+    go(browser, sf, "/products/big-ids")
+    v = wait_visitor(browser)
+    # From the page: the snippet renders ids as strings.
+    pv = wait_count(kit, v, "product_viewed", 1)[0]["properties"]
+    assert (pv["product_id"], pv["variant_id"]) == (BIG_PRODUCT, BIG_VARIANT)
+    wait_count(kit, v, "cart_updated", 1)
+    # Dawn-style FormData add: the page's hidden inputs carry the digits as text.
+    click_and_wait(browser, "add-formdata")
+    # /cart.js answers with the ids as JSON numbers, which JSON.parse alone would round.
+    raw = browser.execute_async_script("var done = arguments[0]; fetch('/cart.js').then(function (r) { return r.text(); }).then(done);")
+    assert f'"variant_id": {BIG_VARIANT}' in raw and f'"product_id": {BIG_PRODUCT}' in raw
+    assert browser.execute_script("return String(JSON.parse(arguments[0]).items[0].variant_id)", raw) != BIG_VARIANT
+    add = wait_count(kit, v, "product_added_to_cart", 1)[0]["properties"]
+    assert (add["product_id"], add["variant_id"], add["quantity"], add["sku"]) == (BIG_PRODUCT, BIG_VARIANT, 2, "TOTE-1")
+    assert add["key"].startswith(BIG_VARIANT + ":")
+    cart = wait_count(kit, v, "cart_updated", 2)[-1]["properties"]
+    assert [(i["product_id"], i["variant_id"], i["quantity"]) for i in cart["items"]] == [(BIG_PRODUCT, BIG_VARIANT, 2)]
+    # A removal reported from the stored copy of the last cart keeps them too.
+    go(browser, sf, "/cart")
+    browser.find_element(By.CSS_SELECTOR, f".line[data-key^='{BIG_VARIANT}'] .remove").click()
+    removed = wait_count(kit, v, "product_removed_from_cart", 1)[0]["properties"]
+    assert (removed["product_id"], removed["variant_id"], removed["quantity"]) == (BIG_PRODUCT, BIG_VARIANT, 2)
+    # The stored JSON text itself has the digits as strings, not as numbers rounded on the way.
+    con = sqlite3.connect(kit.db_path)
+    try:
+        texts = [r[0] for r in con.execute("select properties from events where visitor_id = ? and name like 'product_%'", (v,))]
+    finally:
+        con.close()
+    assert texts and all(f'"variant_id":"{BIG_VARIANT}"' in t.replace(" ", "") for t in texts), texts
+    # And so does what reaches Braze (the customer's profile in the sandbox): the cart's products.
+    def braze_products():
+        events = [e for u in kit.braze_users() if u.get("external_id") == CUSTOMER_ID for e in u["events"]]
+        return [(p["product_id"], p["variant_id"]) for e in events if e["name"] == "ecommerce.cart_updated"
+                for p in e["properties"].get("products", []) if p["product_id"].startswith("90071992547409")]
+    assert set(wait_for(braze_products, 20, 0.2, message="the cart in the Braze sandbox")) == {(BIG_PRODUCT, BIG_VARIANT)}
+    assert errors(browser) == []
+
+
+# Records, from the first script of every document on, each write to web storage and each
+# shoptrail cookie set: a write later undone still shows.
+STORAGE_SPY = """
+(function () {
+  window.__writes = [];
+  var S = Storage.prototype, set = S.setItem;
+  S.setItem = function (k) { __writes.push((this === window.sessionStorage ? 'session:' : 'local:') + k); return set.apply(this, arguments); };
+  var c = Object.getOwnPropertyDescriptor(Document.prototype, 'cookie');
+  Object.defineProperty(document, 'cookie', { configurable: true, get: function () { return c.get.call(this); },
+    set: function (v) { if (/^\\s*shoptrail/.test(v)) __writes.push('cookie:' + v); c.set.call(this, v); } });
+})();
+"""
+
+
+def web_state(driver):
+    """Every key in localStorage and sessionStorage (the test theme stores none), the shoptrail cookies, this page's writes."""
+    return driver.execute_script("""
+        var keys = function (s) { var out = []; for (var i = 0; i < s.length; i++) out.push(s.key(i)); return out; };
+        return { local: keys(localStorage), session: keys(sessionStorage), writes: window.__writes,
+                 cookies: document.cookie.split('; ').filter(function (c) { return c.indexOf('shoptrail') === 0; }) };""")
+
+
+EMPTY = {"local": [], "session": [], "writes": [], "cookies": []}
+
+
+def wait_consent_asked(driver):
+    """The positive signal that this page's tracker has started and asked the consent API (and found no consent):
+    the test storefront loads the API, then calls the tracker back in the same task."""
+    wait_for(lambda: driver.execute_script("return !!(window.ShopTrail && ShopTrail.v && window.Shopify && Shopify.customerPrivacy)"),
+             10, message="the tracker to load and ask for consent")
+
+
+def test_nothing_in_cookies_or_web_storage_before_consent(kit, browser):
+    sf = kit.storefront("direct")
+    browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": STORAGE_SPY})
+    settings(browser, sf, region="eu")
+    before = len(kit.events(shop=SHOPS["direct"]["domain"]))
+    go(browser, sf, "/products/linen-shirt")
+    wait_consent_asked(browser)
+    # Cart actions by fetch and XHR, each answered, then a synchronous flush: nothing may be written.
+    click_and_wait(browser, "add-fetch")
+    click_and_wait(browser, "add-xhr")
+    browser.execute_script("ShopTrail.cart(); ShopTrail.flush()")
+    assert web_state(browser) == EMPTY
+    # Page views: leaving a page flushes (pagehide, visibilitychange) and drops its pending cart read;
+    # the next page is checked once its own tracker has asked for consent.
+    go(browser, sf, "/cart")
+    wait_consent_asked(browser)
+    assert web_state(browser) == EMPTY
+    browser.find_element(By.CSS_SELECTOR, ".line[data-key^='44012345678901'] .inc").click()
+    wait_for(lambda: browser.execute_script("return document.body.getAttribute('data-cart-done')"), 10, message="change answered")
+    go(browser, sf, "/")
+    wait_consent_asked(browser)
+    assert web_state(browser) == EMPTY
+    assert visitor_id(browser) is None
+    assert not [c for c in browser.get_cookies() if c["name"].startswith("shoptrail")]
+    assert len(kit.events(shop=SHOPS["direct"]["domain"])) == before
+
+    # Consent: tracking starts on this page, and only now are the cookie and storage written.
+    browser.find_element(By.ID, "consent-accept").click()
+    v = wait_visitor(browser)
+    wait_count(kit, v, "consent_updated", 1)
+    assert wait_count(kit, v, "page_viewed", 1)[0]["properties"]["url"] == sf.origin + "/"
+    # The cart changed before consent is a snapshot (the first read is a baseline), as before.
+    snapshot = wait_count(kit, v, "cart_updated", 1)[0]["properties"]
+    assert snapshot["item_count"] == 3 and [i["quantity"] for i in snapshot["items"]] == [3]
+    assert "product_added_to_cart" not in names(kit, v)
+    state = wait_for(lambda: (lambda s: s if {"shoptrail_v", "shoptrail_s", "shoptrail_c"} <= set(s["local"]) else None)(web_state(browser)),
+                     10, message="storage written after consent")
+    assert state["session"] == [] and state["cookies"] == [f"shoptrail_v={v}"]
+    assert browser.get_cookie("shoptrail_v")["value"] == v
+    # And the tracker works from here on: a cart change on the next page is diffed against the stored cart.
+    go(browser, sf, "/products/wool-socks")
+    click_and_wait(browser, "add-xhr")
+    add = wait_count(kit, v, "product_added_to_cart", 1)[0]["properties"]
+    assert (add["variant_id"], add["quantity"]) == ("44012345678903", 1)
+    assert errors(browser) == []
