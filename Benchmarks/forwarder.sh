@@ -24,7 +24,7 @@ WORK=$(mktemp -d)
 cleanup() { kill "${SANDBOX_PID:-}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT
 
-"$BIN" sandbox braze --port "$PORT" --rate-limit 3000/3 --api-key bench-key >"$WORK/sandbox.log" 2>&1 &
+"$BIN" sandbox braze --port "$PORT" --rate-limit 3000/3 --track-objects "$TRACK_OBJECTS" --api-key bench-key >"$WORK/sandbox.log" 2>&1 &
 SANDBOX_PID=$!
 for _ in $(seq 1 100); do curl -sf -o /dev/null "http://127.0.0.1:$PORT/_sandbox/stats" && break; sleep 0.1; done
 
