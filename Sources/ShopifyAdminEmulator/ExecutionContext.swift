@@ -120,6 +120,10 @@ indirect enum GraphNode: Sendable {
     case customer(Int)
     case order(Int)
     case lineItem(order: Int, line: Int)
+    /// `Order.discountApplications[index]` and `LineItem.discountAllocations[index]` (positions in the records' arrays).
+    case discountApplication(order: Int, index: Int)
+    case discountAllocation(order: Int, line: Int, index: Int)
+    case percentage(Double)
     case product(Int)
     case variant(ShopifyDataSet.VariantLocation)
     case inventoryItem(ShopifyDataSet.VariantLocation)

@@ -32,11 +32,14 @@ struct GraphQLExecutor {
         return executeObject(plan.fields, on: root, type: plan.rootType)
     }
 
-    mutating func executeObject(_ fields: [PlannedField], on node: GraphNode, type: String) -> ShopifyJSON {
+    mutating func executeObject(_ fields: [PlannedField], on node: GraphNode, type declared: String) -> ShopifyJSON {
+        // An interface or union value is of one object type: its fragments apply only when they name it.
+        let type = schema.isAbstract(declared) ? objectType(of: node) ?? declared : declared
         actualCost += schema.types[type]?.cost ?? 0
         var pairs: [(String, ShopifyJSON)] = []
         pairs.reserveCapacity(fields.count)
         for field in fields {
+            if let condition = field.typeCondition, condition != type { continue }
             if field.name == "__typename" {
                 pairs.append((field.responseKey, .string(type)))
                 continue

@@ -6,6 +6,8 @@ struct PlannedField: Sendable {
     var arguments: [String: ShopifyJSON]
     var children: [PlannedField]
     var location: SourceLocation
+    /// Selected inside `... on X` within an interface or union: applies only when the value's object type is X.
+    var typeCondition: String? = nil
 
     /// An argument's value, nil when absent or null.
     func argument(_ name: String) -> ShopifyJSON? {
@@ -285,9 +287,22 @@ struct GraphQLPlanner {
         return included
     }
 
-    /// Flattens fragments into fields of `type`, keeping first-appearance order.
+    /// Whether a fragment on `condition` can apply inside a selection on `type` (they share an object type).
+    private func canSpread(_ condition: String, in type: String) -> Bool {
+        !schema.objectTypes(of: condition).isDisjoint(with: schema.objectTypes(of: type))
+    }
+
+    /// The object type a fragment's fields are restricted to inside an interface or union (nil: they always apply).
+    private func restriction(_ condition: String, in type: String, current: String?) -> String? {
+        guard schema.isAbstract(type), condition != type, !schema.isAbstract(condition) else { return current }
+        return condition
+    }
+
+    /// Flattens fragments into fields of `type`, keeping first-appearance order. Inside an interface or union, the fields
+    /// of a fragment on one of its object types are grouped apart, with that type (`on`).
     private mutating func collect(_ selections: [GraphQLSelection], on type: String, path: [ShopifyJSON], visiting: Set<String>,
-                                  into groups: inout [(key: String, fields: [GraphQLField])]) {
+                                  restrictedTo current: String? = nil,
+                                  into groups: inout [(key: String, on: String?, fields: [GraphQLField])]) {
         for selection in selections {
             collectedFields += 1
             if collectedFields == Self.maxCollectedFields {
@@ -298,10 +313,10 @@ struct GraphQLPlanner {
             switch selection {
             case .field(let field):
                 guard isIncluded(field.directives, path: path + [.string(field.responseKey)]) else { continue }
-                if let index = groups.firstIndex(where: { $0.key == field.responseKey }) {
+                if let index = groups.firstIndex(where: { $0.key == field.responseKey && $0.on == current }) {
                     groups[index].fields.append(field)
                 } else {
-                    groups.append((field.responseKey, [field]))
+                    groups.append((field.responseKey, current, [field]))
                 }
             case .fragmentSpread(let name, let directives, let location):
                 usedFragments.insert(name)
@@ -317,13 +332,14 @@ struct GraphQLPlanner {
                     continue
                 }
                 guard schema.types[fragment.typeCondition] != nil else { continue }
-                guard fragment.typeCondition == type else {
+                guard fragment.typeCondition == type || canSpread(fragment.typeCondition, in: type) else {
                     errors.append(GraphQLError("Fragment \(name) on \(fragment.typeCondition) can't be spread inside \(type)", at: location,
                                                path: path + [.string("... \(name)")], code: "fragmentSpreadTypeMismatch",
                                                [("typeName", .string(type)), ("fragmentName", .string(name))]))
                     continue
                 }
-                collect(fragment.selections, on: type, path: path, visiting: visiting.union([name]), into: &groups)
+                collect(fragment.selections, on: type, path: path, visiting: visiting.union([name]),
+                        restrictedTo: restriction(fragment.typeCondition, in: type, current: current), into: &groups)
             case .inlineFragment(let condition, let directives, let selections, let location):
                 guard isIncluded(directives, path: path) else { continue }
                 if let condition {
@@ -333,20 +349,21 @@ struct GraphQLPlanner {
                                                    [("typeName", .string(condition))]))
                         continue
                     }
-                    guard condition == type else {
+                    guard condition == type || canSpread(condition, in: type) else {
                         errors.append(GraphQLError("Fragment on \(condition) can't be spread inside \(type)", at: location,
                                                    path: path + [.string("... on \(condition)")], code: "fragmentSpreadTypeMismatch",
                                                    [("typeName", .string(type)), ("fragmentName", .string("unknown"))]))
                         continue
                     }
                 }
-                collect(selections, on: type, path: path, visiting: visiting, into: &groups)
+                collect(selections, on: type, path: path, visiting: visiting,
+                        restrictedTo: condition.map { restriction($0, in: type, current: current) } ?? current, into: &groups)
             }
         }
     }
 
     private mutating func planSelections(_ selections: [GraphQLSelection], on type: String, path: [ShopifyJSON], visiting: Set<String>) -> [PlannedField] {
-        var groups: [(key: String, fields: [GraphQLField])] = []
+        var groups: [(key: String, on: String?, fields: [GraphQLField])] = []
         collect(selections, on: type, path: path, visiting: visiting, into: &groups)
         var planned: [PlannedField] = []
         for group in groups {
@@ -358,9 +375,10 @@ struct GraphQLPlanner {
                                            [("fieldName", .string(group.key)), ("conflicts", .string("\(field.name) or \(other.name)"))]))
                 continue
             }
-            guard let spec = schema.field(field.name, on: type) else {
-                errors.append(GraphQLError("Field '\(field.name)' doesn't exist on type '\(type)'", at: field.location, path: fieldPath,
-                                           code: "undefinedField", [("typeName", .string(type)), ("fieldName", .string(field.name))]))
+            let owner = group.on ?? type
+            guard let spec = schema.field(field.name, on: owner) else {
+                errors.append(GraphQLError("Field '\(field.name)' doesn't exist on type '\(owner)'", at: field.location, path: fieldPath,
+                                           code: "undefinedField", [("typeName", .string(owner)), ("fieldName", .string(field.name))]))
                 continue
             }
             let arguments = planArguments(field, spec: spec, path: fieldPath)
@@ -383,7 +401,7 @@ struct GraphQLPlanner {
                 children = planSelections(subselections, on: spec.typeName, path: fieldPath, visiting: visiting)
             }
             planned.append(PlannedField(responseKey: group.key, name: field.name, spec: spec, arguments: arguments,
-                                        children: children, location: field.location))
+                                        children: children, location: field.location, typeCondition: group.on))
         }
         return planned
     }

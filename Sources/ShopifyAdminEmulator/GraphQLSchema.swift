@@ -36,6 +36,8 @@ struct ObjectTypeSpec: Sendable {
 /// The subset of the Admin GraphQL schema the emulator serves. Field names and types follow shopify.dev.
 struct ShopifySchema: Sendable {
     var types: [String: ObjectTypeSpec] = [:]
+    /// Interfaces and unions (also in `types`, with the fields every implementation has) and their object types.
+    var possibleTypes: [String: Set<String>] = [:]
     var enums: [String: Set<String>] = [:]
     /// Input scalars and input objects variables may be declared with.
     var inputScalars: Set<String> = ["String", "Int", "Float", "Boolean", "ID", "URL", "DateTime", "ImageTransformInput"]
@@ -45,6 +47,11 @@ struct ShopifySchema: Sendable {
     func field(_ name: String, on type: String) -> FieldSpec? { types[type]?.fields[name] }
 
     func isInputType(_ name: String) -> Bool { inputScalars.contains(name) || enums[name] != nil }
+
+    func isAbstract(_ name: String) -> Bool { possibleTypes[name] != nil }
+
+    /// The object types a value of `name` can be (itself for an object type).
+    func objectTypes(of name: String) -> Set<String> { possibleTypes[name] ?? [name] }
 
     // MARK: Building
 
@@ -183,13 +190,34 @@ struct ShopifySchema: Sendable {
             scalar("test", "Boolean"), scalar("displayFinancialStatus", "OrderDisplayFinancialStatus"),
             scalar("displayFulfillmentStatus", "OrderDisplayFulfillmentStatus"), scalar("statusPageUrl", "URL"),
             scalar("tags", list: true), scalar("discountCodes", list: true), scalar("discountCode"), scalar("sourceName"),
+            connection("discountApplications", of: "DiscountApplication", args: pageArgs),
         ])
+        // DiscountApplication (interface) and its implementations; PricingValue (union). Fields as on shopify.dev.
+        let applicationFields: [FieldSpec] = [
+            scalar("allocationMethod", "DiscountApplicationAllocationMethod"), scalar("index", "Int"),
+            scalar("targetSelection", "DiscountApplicationTargetSelection"), scalar("targetType", "DiscountApplicationTargetType"),
+            object("value", "PricingValue"),
+        ]
+        schema.add("DiscountApplication", applicationFields)
+        schema.add("DiscountCodeApplication", applicationFields + [scalar("code")])
+        schema.add("AutomaticDiscountApplication", applicationFields + [scalar("title")])
+        schema.add("ManualDiscountApplication", applicationFields + [scalar("title"), scalar("description")])
+        schema.add("ScriptDiscountApplication", applicationFields + [scalar("title")])
+        schema.possibleTypes["DiscountApplication"] = [
+            "DiscountCodeApplication", "AutomaticDiscountApplication", "ManualDiscountApplication", "ScriptDiscountApplication",
+        ]
+        schema.add("PricingPercentageValue", [scalar("percentage", "Float")])
+        // A union has no fields of its own but __typename; an object like any other for the cost.
+        schema.add("PricingValue", [])
+        schema.possibleTypes["PricingValue"] = ["MoneyV2", "PricingPercentageValue"]
+        schema.add("DiscountAllocation", [object("allocatedAmountSet", "MoneyBag"), object("discountApplication", "DiscountApplication")])
         schema.add("LineItem", [
             scalar("id", "ID"), scalar("title"), scalar("name"), scalar("variantTitle"), scalar("sku"), scalar("quantity", "Int"),
             scalar("currentQuantity", "Int"), scalar("vendor"), scalar("requiresShipping", "Boolean"), scalar("taxable", "Boolean"),
             object("variant", "ProductVariant"), object("product", "Product"),
             object("originalUnitPriceSet", "MoneyBag"), object("discountedUnitPriceSet", "MoneyBag"),
             object("originalTotalSet", "MoneyBag"), object("discountedTotalSet", "MoneyBag"),
+            object("discountAllocations", "DiscountAllocation", list: true), object("totalDiscountSet", "MoneyBag"),
         ])
         schema.add("Product", [
             scalar("id", "ID"), scalar("legacyResourceId", "UnsignedInt64"), scalar("title"), scalar("handle"), scalar("vendor"),
@@ -235,7 +263,7 @@ struct ShopifySchema: Sendable {
         ])
         schema.add("BulkOperationUserError", [scalar("field", list: true), scalar("message"), scalar("code", "BulkOperationUserErrorCode")])
         schema.add("UserError", [scalar("field", list: true), scalar("message")])
-        for node in ["Customer", "Order", "Product", "ProductVariant", "LineItem"] { schema.addConnection(of: node) }
+        for node in ["Customer", "Order", "Product", "ProductVariant", "LineItem", "DiscountApplication"] { schema.addConnection(of: node) }
         return schema
     }
 }

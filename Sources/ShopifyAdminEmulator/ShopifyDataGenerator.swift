@@ -216,10 +216,15 @@ struct ShopifyDataGenerator {
             let lineTotal = lines.reduce(Int64(0)) { $0 + $1.total.cents }
             var discountCodes: [String] = []
             var discount: Int64 = 0
+            var applications: [ShopifyDiscountApplication] = []
             if random.chance(0.2) {
                 let code = random.pick(Names.discountCodes)
                 discountCodes = [code.code]
                 discount = (lineTotal * code.percent + 50) / 100
+                // A percentage code over the whole order: one application, its amount allocated across the lines.
+                applications = [ShopifyDiscountApplication(kind: .discountCode, index: 0, code: code.code, value: .percentage(Double(code.percent)),
+                                                           allocationMethod: "ACROSS", targetSelection: "ALL", targetType: "LINE_ITEM")]
+                Self.allocate(discount, application: 0, over: &lines)
             }
             let subtotal = lineTotal - discount
             let shipping: Int64 = subtotal >= 5_000 ? 0 : 490
@@ -262,7 +267,7 @@ struct ShopifyDataGenerator {
                 lineItems: lines, test: test,
                 displayFinancialStatus: financial, displayFulfillmentStatus: fulfillment,
                 statusPageUrl: "https://\(shopDomain)/\(Self.shopNumericId)/orders/\(token)/authenticate?key=\(key)",
-                tags: tags, discountCodes: discountCodes, sourceName: "web"
+                tags: tags, discountCodes: discountCodes, sourceName: "web", discountApplications: applications
             )
             if let position = customerPosition {
                 // Counts every order of the customer: test, cancelled and old ones included (documented).
@@ -274,6 +279,20 @@ struct ShopifyDataGenerator {
             orders.append(order)
         }
         return orders
+    }
+
+    /// Splits `amount` (cents) over the lines in proportion to their totals, the rounding remainder on the last line, so the
+    /// allocations add up to the amount exactly (no draws: the data set's draw order is unchanged).
+    static func allocate(_ amount: Int64, application: Int, over lines: inout [ShopifyLineItem]) {
+        let total = lines.reduce(Int64(0)) { $0 + $1.total.cents }
+        guard !lines.isEmpty, total > 0 else { return }
+        var given: Int64 = 0
+        for index in lines.indices {
+            let share = index == lines.count - 1 ? amount - given : amount * lines[index].total.cents / total
+            given += share
+            lines[index].discountAllocations.append(ShopifyDiscountAllocation(applicationIndex: application,
+                                                                              amount: ShopifyMoney(cents: share, currencyCode: lines[index].unitPrice.currencyCode)))
+        }
     }
 
     /// How many of the ascending `dates` are before `date` (binary search).

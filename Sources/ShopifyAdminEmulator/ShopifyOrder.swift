@@ -12,6 +12,8 @@ public struct ShopifyLineItem: Sendable, Hashable, Codable {
     public var productId: Int64?
     public var unitPrice: ShopifyMoney
     public var vendor: String?
+    /// What each of the order's discount applications took off this line (`LineItem.discountAllocations`).
+    public var discountAllocations: [ShopifyDiscountAllocation] = []
 
     public var gid: String { "gid://shopify/LineItem/\(id)" }
     /// `unitPrice × quantity`.
@@ -51,6 +53,62 @@ public struct ShopifyOrder: Sendable, Hashable, Codable {
     public var tags: [String]
     public var discountCodes: [String]
     public var sourceName: String
+    /// `Order.discountApplications`, in `index` order (one `DiscountCodeApplication` per code of `discountCodes`).
+    public var discountApplications: [ShopifyDiscountApplication] = []
 
     public var gid: String { "gid://shopify/Order/\(id)" }
+}
+
+/// A discount's intention as applied to an order (`DiscountApplication`; only `DiscountCodeApplication` is generated).
+public struct ShopifyDiscountApplication: Sendable, Hashable, Codable {
+    /// Which implementation of the `DiscountApplication` interface it is.
+    public enum Kind: String, Sendable, Hashable, Codable {
+        case discountCode = "DiscountCodeApplication"
+        case automatic = "AutomaticDiscountApplication"
+        case manual = "ManualDiscountApplication"
+        case script = "ScriptDiscountApplication"
+    }
+
+    /// `PricingValue`: a `MoneyV2` or a `PricingPercentageValue`.
+    public enum Value: Sendable, Hashable, Codable {
+        case money(ShopifyMoney)
+        case percentage(Double)
+    }
+
+    public var kind: Kind
+    /// Precedence among the order's applications; `DiscountAllocation.discountApplication` refers to it.
+    public var index: Int
+    /// The code (`DiscountCodeApplication.code`); the title for the other kinds.
+    public var code: String?
+    public var title: String?
+    public var value: Value
+    /// `DiscountApplicationAllocationMethod`: ACROSS, EACH (ONE is deprecated).
+    public var allocationMethod: String
+    /// `DiscountApplicationTargetSelection`: ALL, ENTITLED, EXPLICIT.
+    public var targetSelection: String
+    /// `DiscountApplicationTargetType`: LINE_ITEM, SHIPPING_LINE.
+    public var targetType: String
+
+    public init(kind: Kind, index: Int, code: String?, title: String? = nil, value: Value, allocationMethod: String, targetSelection: String, targetType: String) {
+        self.kind = kind
+        self.index = index
+        self.code = code
+        self.title = title
+        self.value = value
+        self.allocationMethod = allocationMethod
+        self.targetSelection = targetSelection
+        self.targetType = targetType
+    }
+}
+
+/// The amount one discount application took off one line (`DiscountAllocation`).
+public struct ShopifyDiscountAllocation: Sendable, Hashable, Codable {
+    /// `ShopifyDiscountApplication.index` of the order's application.
+    public var applicationIndex: Int
+    public var amount: ShopifyMoney
+
+    public init(applicationIndex: Int, amount: ShopifyMoney) {
+        self.applicationIndex = applicationIndex
+        self.amount = amount
+    }
 }

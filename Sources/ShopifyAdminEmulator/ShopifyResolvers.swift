@@ -27,6 +27,18 @@ extension GraphQLExecutor {
         case .customer(let position): return try resolveCustomer(field, position)
         case .order(let position): return try resolveOrder(field, position)
         case .lineItem(let order, let line): return resolveLineItem(field, order: order, line: line)
+        case .discountApplication(let order, let index): return resolveDiscountApplication(field, context.data.orders[order].discountApplications[index])
+        case .discountAllocation(let order, let line, let index):
+            let allocation = context.data.orders[order].lineItems[line].discountAllocations[index]
+            switch field.name {
+            case "allocatedAmountSet": return .node(.moneyBag(allocation.amount))
+            case "discountApplication":
+                let position = context.data.orders[order].discountApplications.firstIndex { $0.index == allocation.applicationIndex }
+                return .node(position.map { GraphNode.discountApplication(order: order, index: $0) })
+            default: return .leaf(.null)
+            }
+        case .percentage(let value):
+            return .leaf(field.name == "percentage" ? .double(value) : .null)
         case .product(let position): return try resolveProduct(field, position)
         case .variant(let location): return resolveVariant(field, location)
         case .inventoryItem(let location):
@@ -102,6 +114,16 @@ extension GraphQLExecutor {
     }
 
     /// The gid of a node that can parent bulk child lines.
+    /// The object type of an interface or union value (`__typename`); nil for nodes that are not one.
+    func objectType(of node: GraphNode) -> String? {
+        switch node {
+        case .discountApplication(let order, let index): return context.data.orders[order].discountApplications[index].kind.rawValue
+        case .money: return "MoneyV2"
+        case .percentage: return "PricingPercentageValue"
+        default: return nil
+        }
+    }
+
     func gid(of node: GraphNode) -> String? {
         switch node {
         case .customer(let position): return context.data.customers[position].gid
@@ -410,6 +432,28 @@ extension GraphQLExecutor {
         case "discountCodes": return .leaf(.array(order.discountCodes.map(ShopifyJSON.string)))
         case "discountCode": return .leaf(.from(order.discountCodes.first))
         case "sourceName": return .leaf(.string(order.sourceName))
+        case "discountApplications":
+            return .node(.connection(try pageList(field, ids: order.discountApplications.map { Int64($0.index) }) {
+                GraphNode.discountApplication(order: position, index: $0)
+            }))
+        default: return .leaf(.null)
+        }
+    }
+
+    private func resolveDiscountApplication(_ field: PlannedField, _ application: ShopifyDiscountApplication) -> Resolved {
+        switch field.name {
+        case "allocationMethod": return .leaf(.string(application.allocationMethod))
+        case "index": return .leaf(.int(Int64(application.index)))
+        case "targetSelection": return .leaf(.string(application.targetSelection))
+        case "targetType": return .leaf(.string(application.targetType))
+        case "code": return .leaf(.from(application.code))
+        case "title": return .leaf(.from(application.title ?? application.code))
+        case "description": return .leaf(.null)
+        case "value":
+            switch application.value {
+            case .money(let money): return .node(.money(money))
+            case .percentage(let value): return .node(.percentage(value))
+            }
         default: return .leaf(.null)
         }
     }
@@ -431,6 +475,9 @@ extension GraphQLExecutor {
         case "product": return .node(line.productId.flatMap(context.data.productPosition(id:)).map(GraphNode.product))
         case "originalUnitPriceSet", "discountedUnitPriceSet": return .node(.moneyBag(line.unitPrice))
         case "originalTotalSet", "discountedTotalSet": return .node(.moneyBag(line.total))
+        case "discountAllocations": return .nodes(line.discountAllocations.indices.map { GraphNode.discountAllocation(order: position, line: index, index: $0) })
+        case "totalDiscountSet":
+            return .node(.moneyBag(ShopifyMoney(cents: line.discountAllocations.reduce(0) { $0 + $1.amount.cents }, currencyCode: line.unitPrice.currencyCode)))
         default: return .leaf(.null)
         }
     }

@@ -22,6 +22,7 @@ struct BackfillCommand: AsyncParsableCommand {
     @Flag(help: "Fetch and print the plan; enqueue nothing.") var dryRun = false
     @Flag(help: "Do not ask for confirmation.") var yes = false
     @Flag(help: "Run again after a finished backfill (can re-trigger Canvases).") var force = false
+    @Flag(help: "Print the shop's stored backfill job (state, phase, error, counts) and exit; non-zero when it failed.") var status = false
     @Option(help: "Folder of the SQLite database (overrides server.data_dir).") var data: String?
     @Option(help: "auto (bulk operations, pages while another bulk query runs), bulk or pages.") var mode: Backfill.Mode = .auto
     @Option(help: "trace, debug, info, notice, warning, error or critical (or LOG_LEVEL).") var logLevel: String?
@@ -30,18 +31,32 @@ struct BackfillCommand: AsyncParsableCommand {
         let logger = bootstrapLogging(level: logLevel ?? "warning")
         let (config, shopConfig) = try configOptions.load(shop: shop)
         let interactive = isatty(STDIN_FILENO) == 1
-        if !dryRun && !yes && !interactive {
+        if !dryRun && !yes && !interactive && !status {
             throw ValidationError("stdin is not a terminal: pass --yes to confirm the backfill (or --dry-run to see the plan)")
         }
         let dataDir = data ?? config.server.dataDir
         try prepareDataDirectory(dataDir, logger: logger)
         let database = try SQLiteDatabase(path: (dataDir as NSString).appendingPathComponent("shoptrail.sqlite"), synchronous: config.server.sqliteSynchronous)
+        if status {
+            let job = try await Backfill.job(shop: shopConfig.domain, database: database)
+            print(Self.describe(job))
+            if job.state == .failed { throw ExitCode(2) }
+            return
+        }
         let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
         do {
             try await backfill(shopConfig, database: database, httpClient: httpClient, logger: logger)
         } catch {
             try? await httpClient.shutdown()
-            if let failure = error as? Backfill.Failure { print("backfill: \(failure)"); throw ExitCode(2) }
+            if let failure = error as? Backfill.Failure {
+                print("backfill: \(failure)")
+                if case .brazeLookup = failure, let job = try? await Backfill.job(shop: shopConfig.domain, database: database) {
+                    print(Self.describe(job))
+                }
+                throw ExitCode(2)
+            }
+            // Any other failure (Shopify, the database, an interruption) is recorded on the job too.
+            if let job = try? await Backfill.job(shop: shopConfig.domain, database: database), job.state == .failed { print(Self.describe(job)) }
             throw error
         }
         try await httpClient.shutdown()
@@ -91,12 +106,27 @@ struct BackfillCommand: AsyncParsableCommand {
               orders:      \(c.ordersFetched) fetched, \(c.ordersEnqueued) enqueued, \(c.ordersSkipped) skipped
               operations:  \(summary.enqueued) enqueued (≈ \(summary.plan.brazeRequests) Braze requests once delivered)
               shopify:     \(summary.shopify.requests) requests, \(summary.shopify.bulkOperations) bulk operations, cost \(Int(summary.shopify.totalCost)), throttled \(summary.shopify.throttled)
-              braze:       \(summary.brazeLookups) /users/export/ids requests
+              braze:       \(summary.brazeLookups.requests) /users/export/ids requests (\(summary.brazeLookups.rateLimited) answered 429, waited \(String(format: "%.1f", Double(summary.brazeLookups.waitedMillis) / 1000)) s)
             """)
         if let warning = summary.job.warning { print("WARNING: \(warning)") }
         if !summary.dryRun {
             print("queued in \(database.path); the running `shoptrail serve` delivers them (`shoptrail outbox status --shop \(shopConfig.domain)`)")
         }
+    }
+
+    /// The stored job as the status lines print it.
+    static func describe(_ job: BackfillJob) -> String {
+        let c = job.counts
+        var lines = ["backfill job of \(job.shop): \(job.state.rawValue)\(job.phase.map { " at \($0.rawValue)" } ?? "")"]
+        if let reason = job.reason { lines.append("  error:       \(reason)") }
+        lines += [
+            "  customers:   \(c.customersFetched) fetched, \(c.customersEnqueued) enqueued, \(c.newUsers) new in Braze (\(c.subscriptionStates) with subscription states)",
+            "  orders:      \(c.ordersFetched) fetched, \(c.ordersEnqueued) enqueued, \(c.ordersSkipped) skipped",
+            "  braze:       \(c.brazeLookups) /users/export/ids requests, \(c.brazeRateLimited) answered 429",
+            "  runs:        \(job.runs)",
+        ]
+        if job.state == .failed { lines.append("  run `shoptrail backfill --shop \(job.shop)` again (without --force) to continue from the checkpoint") }
+        return lines.joined(separator: "\n")
     }
 }
 

@@ -31,6 +31,8 @@ public struct Backfill: Sendable {
         public var chunkSize = 500
         /// Requested cost a paginated query may reach (Shopify's single-query limit is 1000).
         public var maxQueryCost: Double = 1000
+        /// How `/users/export/ids` waits on rate limits and retries outages (injectable sleep and clock).
+        public var brazeLookup = BrazeUserLookup.Policy()
 
         public init() {}
     }
@@ -42,6 +44,8 @@ public struct Backfill: Sendable {
         case uninstalled(String)
         case invalidDays(Int)
         case missingScope(shop: String, scope: String)
+        /// Braze could not say which users exist: the chunk was not enqueued; a re-run continues from it.
+        case brazeLookup(BrazeUserLookup.Failure)
 
         public var description: String {
             switch self {
@@ -51,6 +55,8 @@ public struct Backfill: Sendable {
             case .uninstalled(let shop): "\(shop) uninstalled the app: nothing is sent to Braze for it"
             case .invalidDays(let days): "--days must be between 1 and 3650 (got \(days))"
             case .missingScope(let shop, let scope): "the app lacks the \(scope) scope on \(shop)"
+            case .brazeLookup(let failure):
+                "\(failure); the chunk was not enqueued and nobody in it was classified: run the backfill again (without --force) to continue from it"
             }
         }
     }
@@ -71,7 +77,7 @@ public struct Backfill: Sendable {
         self.shop = shop
         self.database = database
         self.client = client
-        self.lookup = braze.map(BrazeUserLookup.init(sender:))
+        self.lookup = braze.map { BrazeUserLookup(sender: $0, policy: settings.brazeLookup) }
         self.settings = settings
         self.clock = clock
         self.logger = logger
@@ -119,7 +125,8 @@ public struct Backfill: Sendable {
         job.finishedAt = nil
         if persist { try await store.save(job) }
         let enqueuedBefore = job.counts.operations
-        var lookups = 0
+        var tally = BrazeUserLookup.Tally()
+        let lookupsBefore = (requests: job.counts.brazeLookups, rateLimited: job.counts.brazeRateLimited)
         do {
             if job.windowStart == nil { try await checkScopes(&job, persist: persist) }
             if !job.checkpoint.customersFetched { try await fetch(.customers, &job, persist: persist, progress: progress) }
@@ -130,7 +137,7 @@ public struct Backfill: Sendable {
             if settings.dryRun {
                 if persist { try await store.save(job) } else { try await store.clearStaging(shop: domain) }
                 return BackfillSummary(job: job, plan: plan, dryRun: true, resumed: resumed, enqueued: 0, shopify: client.stats,
-                                       brazeLookups: 0, durationMillis: clock.now() - started)
+                                       brazeLookups: BrazeUserLookup.Tally(), durationMillis: clock.now() - started)
             }
             if !job.checkpoint.confirmed {
                 guard await confirm(plan) else {
@@ -142,7 +149,7 @@ public struct Backfill: Sendable {
                 job.checkpoint.confirmed = true
                 try await store.save(job)
             }
-            lookups += try await enqueueCustomers(&job, progress: progress)
+            try await enqueueCustomers(&job, tally: &tally, base: lookupsBefore, progress: progress)
             try await enqueueOrders(&job, progress: progress)
             job.state = .done
             job.phase = .done
@@ -150,7 +157,7 @@ public struct Backfill: Sendable {
             try await store.save(job)
             try await store.clearStaging(shop: domain)
             return BackfillSummary(job: job, plan: plan, dryRun: false, resumed: resumed, enqueued: job.counts.operations - enqueuedBefore,
-                                   shopify: client.stats, brazeLookups: lookups, durationMillis: clock.now() - started)
+                                   shopify: client.stats, brazeLookups: tally, durationMillis: clock.now() - started)
         } catch let failure as Failure where failure == .notConfirmed {
             throw failure
         } catch {
@@ -160,6 +167,9 @@ public struct Backfill: Sendable {
                 var failed = (try? store.jobNow(shop: domain)) ?? job
                 failed.state = .failed
                 failed.reason = error is CancellationError ? "interrupted" : "\(error)"
+                // Lookups of the chunk that failed are committed with no chunk: counted here.
+                failed.counts.brazeLookups = max(failed.counts.brazeLookups, lookupsBefore.requests + tally.requests)
+                failed.counts.brazeRateLimited = max(failed.counts.brazeRateLimited, lookupsBefore.rateLimited + tally.rateLimited)
                 try? store.saveNow(failed)
             }
             throw error
@@ -225,13 +235,15 @@ public struct Backfill: Sendable {
         let query = resource == .customers ? BackfillQueries.bulkCustomers(since: since) : BackfillQueries.bulkOrders(since: since)
         let operation = try await client.runBulkQuery(query)
         var buffer: [(id: String, body: JSONValue)] = []
-        // Orders: line items come as their own lines (`__parentId`) right after their order.
-        var order: (id: String, node: JSONObject, lines: [JSONValue])?
+        // Orders: line items and discount applications come as their own lines (`__parentId`) right after their order;
+        // a line item has a LineItem gid, a discount application no id.
+        var order: (id: String, node: JSONObject, lines: [JSONValue], discounts: [JSONValue])?
         var current = job
         func flushOrder() {
             guard let pending = order else { return }
             var node = pending.node
             node.members.append((key: "lineItems", value: .array(pending.lines)))
+            node.members.append((key: "discountApplications", value: .array(pending.discounts)))
             buffer.append((pending.id, .object(node)))
             order = nil
         }
@@ -241,14 +253,19 @@ public struct Backfill: Sendable {
                     if parent == order?.id {
                         var child = line
                         child.members.removeAll { $0.key == "__parentId" }
-                        order?.lines.append(.object(child))
+                        if child["id"]?.stringValue?.hasPrefix("gid://shopify/LineItem/") == true {
+                            order?.lines.append(.object(child))
+                        } else if child["__typename"]?.stringValue?.hasSuffix("Application") == true {
+                            // DiscountCodeApplication, AutomaticDiscountApplication, …
+                            order?.discounts.append(.object(child))
+                        }
                     }
                     return
                 }
                 guard let id = line["id"]?.stringValue else { return }
                 if resource == .orders {
                     flushOrder()
-                    order = (id, line, [])
+                    order = (id, line, [], [])
                 } else {
                     buffer.append((id, .object(line)))
                 }
@@ -282,12 +299,8 @@ public struct Backfill: Sendable {
         try await client.paginate(query, connection: [resource == .customers ? "customers" : "orders"], startCursor: cursor,
                                   estimatedCost: 2 + Double(pageSize) * nodeCost) { page in
             let nodes: [(id: String, body: JSONValue)] = page.nodes.compactMap { value in
-                guard var node = value.objectValue, let id = node["id"]?.stringValue else { return nil }
-                if resource == .orders, let lines = node["lineItems"]?.objectValue?["nodes"] {
-                    node.members.removeAll { $0.key == "lineItems" }
-                    node.members.append((key: "lineItems", value: lines))
-                }
-                return (id, .object(node))
+                guard let node = value.objectValue, let id = node["id"]?.stringValue else { return nil }
+                return (id, .object(resource == .orders ? BackfillMapper.pagedOrder(node) : node))
             }
             let info = page.connection["pageInfo"]?.objectValue
             let next = info?["hasNextPage"] == .bool(true) ? info?["endCursor"]?.stringValue : nil
@@ -325,7 +338,8 @@ public struct Backfill: Sendable {
                             guard let built = try Self.customerOperations(row.body, shop: shop, state: state, isNew: nil) else { part.customersSkipped += 1; continue }
                             part.customers += built.attributes > 0 ? 1 : 0
                             part.customersSkipped += built.attributes > 0 ? 0 : 1
-                            part.attributeDataPoints += built.attributes
+                            // Data points as Braze counts them (see `BrazeDataPoints`): subscription states are free.
+                            part.attributeDataPoints += built.operations.reduce(0) { $0 + BrazeDataPoints.of($1) }
                             part.operations += built.attributes > 0 ? 1 : 0
                             if built.unknownLocally { unknown += 1 }
                             if built.subscriptionCandidate { part.subscriptionCandidates += 1 }
@@ -336,8 +350,8 @@ public struct Backfill: Sendable {
                             guard !built.isEmpty else { part.ordersSkipped += 1; continue }
                             part.orders += 1
                             part.operations += built.count
-                            part.eventDataPoints += built.filter { $0.kind == .event }.count
-                            part.purchaseDataPoints += built.filter { $0.kind == .purchase }.count
+                            part.eventDataPoints += built.filter { $0.kind == .event }.reduce(0) { $0 + BrazeDataPoints.of($1) }
+                            part.purchaseDataPoints += built.filter { $0.kind == .purchase }.reduce(0) { $0 + BrazeDataPoints.of($1) }
                         }
                     }
                     return (part, unknown)
@@ -462,12 +476,13 @@ public struct Backfill: Sendable {
     // MARK: enqueue
 
     /// Customers in chunks: Braze is asked which of the chunk's unknown users exist, then the chunk's operations, local
-    /// records and the checkpoint are committed together. Returns the export requests made.
-    private func enqueueCustomers(_ job: inout BackfillJob, progress: Progress) async throws -> Int {
+    /// records and the checkpoint are committed together. A chunk Braze cannot classify fails the run before anything of
+    /// it is committed, so the next run starts from it.
+    private func enqueueCustomers(_ job: inout BackfillJob, tally: inout BrazeUserLookup.Tally, base lookupsBefore: (requests: Int, rateLimited: Int),
+                                  progress: Progress) async throws {
         job.phase = .enqueueCustomers
         try await store.save(job)
         let total = job.counts.customersFetched
-        var lookups = 0
         let shop = self.shop
         while true {
             try Task.checkCancellation()
@@ -481,18 +496,29 @@ public struct Backfill: Sendable {
                     return built.externalId
                 }
             }
-            // ...and absent from Braze. Without a Braze to ask, ShopTrail's records decide; if Braze cannot answer, nobody is new.
+            // ...and absent from Braze. Without a Braze to ask, ShopTrail's records decide; if Braze cannot answer, the
+            // run stops here: nobody is classified by a guess.
             var newIds = Set(candidates)
             if let lookup, !candidates.isEmpty {
-                let (known, requests) = await lookup.existing(candidates)
-                lookups += requests
-                if let known { newIds.subtract(known) } else {
-                    newIds = []
-                    logger.warning("braze /users/export/ids failed: no subscription states for this chunk", metadata: ["shop": .string(shop.domain)])
+                let before = tally
+                do {
+                    newIds.subtract(try await lookup.existing(candidates, tally: &tally))
+                } catch let failure as BrazeUserLookup.Failure {
+                    logger.error("braze /users/export/ids failed: the backfill stops before this chunk",
+                                 metadata: ["shop": .string(shop.domain), "error": .string("\(failure)")])
+                    throw Failure.brazeLookup(failure)
+                }
+                if tally.rateLimited > before.rateLimited {
+                    logger.notice("braze /users/export/ids rate limited: waited", metadata: [
+                        "shop": .string(shop.domain), "answers_429": "\(tally.rateLimited - before.rateLimited)",
+                        "waited_ms": "\(tally.waitedMillis - before.waitedMillis)",
+                    ])
                 }
             }
-            job = try await database.pool.write { [job, newIds] db in
+            job = try await database.pool.write { [job, newIds, tally, lookupsBefore] db in
                 var job = job
+                job.counts.brazeLookups = lookupsBefore.requests + tally.requests
+                job.counts.brazeRateLimited = lookupsBefore.rateLimited + tally.rateLimited
                 let state = SQLiteProcessorState(db)
                 var operations: [BrazeOperation] = []
                 for row in rows {
@@ -520,7 +546,6 @@ public struct Backfill: Sendable {
             try await progress(BackfillProgress(phase: .enqueueCustomers, done: job.counts.customersEnqueued + job.counts.customersSkipped, total: total,
                                                 counts: job.counts, shopify: client.stats))
         }
-        return lookups
     }
 
     /// Orders in chunks, each committed with the checkpoint.

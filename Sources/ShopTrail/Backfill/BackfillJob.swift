@@ -107,6 +107,9 @@ public struct BackfillCounts: Sendable, Equatable {
     public var newUsers = 0
     public var subscriptionStates = 0
     public var operations = 0
+    /// `/users/export/ids` requests made, and how many of them Braze answered 429 (all runs of the job).
+    public var brazeLookups = 0
+    public var brazeRateLimited = 0
 
     public init() {}
 
@@ -114,6 +117,7 @@ public struct BackfillCounts: Sendable, Equatable {
         ("customers_fetched", \.customersFetched), ("orders_fetched", \.ordersFetched), ("customers_enqueued", \.customersEnqueued),
         ("orders_enqueued", \.ordersEnqueued), ("orders_skipped", \.ordersSkipped), ("customers_skipped", \.customersSkipped),
         ("new_users", \.newUsers), ("subscription_states", \.subscriptionStates), ("operations", \.operations),
+        ("braze_lookups", \.brazeLookups), ("braze_rate_limited", \.brazeRateLimited),
     ] }
 
     var json: JSONValue {

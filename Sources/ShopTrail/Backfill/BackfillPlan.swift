@@ -45,13 +45,61 @@ public struct BackfillPlan: Sendable, Equatable {
             "  orders:           \(orders) as events (\(ordersSkipped) skipped: guest, test, or already sent by a webhook)",
             "  subscriptions:    at most \(subscriptionCandidates) users get email/SMS subscription-group states (only users the backfill creates)",
             "  operations:       \(operations) into the outbox",
-            "  data points:      ≈ \(dataPoints) (attributes \(attributeDataPoints), events \(eventDataPoints), purchases \(purchaseDataPoints))",
+            "  data points:      ≈ \(dataPoints) (attributes \(attributeDataPoints), events \(eventDataPoints), purchases \(purchaseDataPoints); "
+                + "subscription states and identifiers are free)",
             "  braze requests:   ≈ \(brazeRequests)",
             "RISK: these events will be sent with their original times and the property backfilled: true:",
         ]
         for name in triggerEvents { lines.append("    - \(name)") }
         lines.append("  Action-based Canvases and campaigns triggered by them can fire for historical orders unless they exclude backfilled: true.")
         return lines.joined(separator: "\n")
+    }
+}
+
+/// Braze data points of `/users/track` objects, as Braze's "Data points" page counts them (braze-inc/braze-docs,
+/// `_docs/_user_guide/data/data_points.md`, "Consumption count" and the billable / non-billable tables):
+/// - every custom event is one (the recommended `ecommerce.*` events are custom events), every purchase is one;
+///   event and purchase properties are billed only when enabled for segmentation, which the plan cannot know: not counted;
+/// - every attribute set on a profile is one, standard ones included (first/last name, email, phone, city, and country
+///   or language *when set through the API*; only automatically collected country and language are free); an array
+///   set whole is one, `add`/`remove` one per value; a nested object one per key; setting `null` is one;
+/// - free: identifiers (external id, user alias, braze id), subscription state changes (`subscription_groups`,
+///   `email_subscribe`, `push_subscribe`), user aliases, deletions.
+enum BrazeDataPoints {
+    /// Keys of an attributes object that identify the user or change subscriptions: no data point.
+    static let freeAttributeKeys: Set<String> = [
+        "external_id", "user_alias", "braze_id", "_update_existing_only", "subscription_groups", "email_subscribe", "push_subscribe",
+    ]
+
+    /// Data points of one attributes object.
+    static func attributes(_ object: JSONObject) -> Int {
+        object.members.reduce(0) { sum, member in
+            guard !freeAttributeKeys.contains(member.key) else { return sum }
+            return sum + value(member.value)
+        }
+    }
+
+    private static func value(_ value: JSONValue) -> Int {
+        if let object = value.objectValue {
+            // `{"add": [...]}` / `{"remove": [...]}`: one per value; any other object: one per key.
+            let keys = Set(object.members.map(\.key))
+            if !keys.isEmpty, keys.isSubset(of: ["add", "remove"]) {
+                return object.members.reduce(0) { $0 + ($1.value.arrayValue?.count ?? 1) }
+            }
+            return max(1, object.members.count)
+        }
+        return 1
+    }
+
+    /// Data points of an outbox operation's payload (one `/users/track` object of its kind).
+    static func of(_ operation: BrazeOperation) -> Int {
+        switch operation.kind {
+        case .attributes:
+            guard let object = (try? JSONParser.parse(Array(operation.payload.utf8), maxDepth: 64))?.objectValue else { return 0 }
+            return attributes(object)
+        case .event, .purchase: return 1
+        default: return 0
+        }
     }
 }
 
@@ -76,7 +124,7 @@ public struct BackfillSummary: Sendable, Equatable {
     /// Operations this run put into the outbox.
     public var enqueued: Int
     public var shopify: ShopifyAdminStats
-    /// `/users/export/ids` requests made to learn which users exist.
-    public var brazeLookups: Int
+    /// `/users/export/ids` requests made by this run to learn which users exist, the 429s among them and the time waited.
+    public var brazeLookups: BrazeUserLookup.Tally
     public var durationMillis: EpochMillis
 }

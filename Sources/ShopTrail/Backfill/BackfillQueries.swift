@@ -11,10 +11,24 @@ enum BackfillQueries {
     static let orderFields = """
         id name createdAt cancelledAt test email currencyCode statusPageUrl tags discountCodes displayFinancialStatus displayFulfillmentStatus \
         totalPriceSet { shopMoney { amount currencyCode } } totalDiscountsSet { shopMoney { amount } } \
+        subtotalPriceSet { shopMoney { amount } } totalTaxSet { shopMoney { amount } } totalShippingPriceSet { shopMoney { amount currencyCode } } \
         customer { id firstName lastName defaultEmailAddress { emailAddress } defaultPhoneNumber { phoneNumber } }
         """
 
-    static let lineItemFields = "id title variantTitle sku quantity vendor variant { id } product { id } originalUnitPriceSet { shopMoney { amount } }"
+    /// `Order.discountApplications` nodes: which codes were applied, how (`value`, `targetType`); `index` ties them to the
+    /// line items' `discountAllocations`, whose amounts add up to what each code took off.
+    static let discountApplicationFields = """
+        __typename index allocationMethod targetType ... on DiscountCodeApplication { code } \
+        value { __typename ... on MoneyV2 { amount currencyCode } ... on PricingPercentageValue { percentage } }
+        """
+
+    static let lineItemFields = """
+        id title variantTitle sku quantity vendor variant { id } product { id } originalUnitPriceSet { shopMoney { amount } } \
+        discountAllocations { allocatedAmountSet { shopMoney { amount } } discountApplication { index } }
+        """
+
+    /// Discount applications read with each order in pages mode (bulk mode has no limit).
+    static let discountApplicationsPerOrder = 5
 
     /// Line items read with each order in pages mode (the generated and typical orders have fewer; bulk mode has no limit).
     static let lineItemsPerOrder = 20
@@ -30,7 +44,7 @@ enum BackfillQueries {
 
     static func bulkOrders(since: EpochMillis) -> String {
         "{ orders(query: \"\(search("created_at", since: since))\", sortKey: CREATED_AT) { edges { node { \(orderFields) "
-            + "lineItems { edges { node { \(lineItemFields) } } } } } } }"
+            + "lineItems { edges { node { \(lineItemFields) } } } discountApplications { edges { node { \(discountApplicationFields) } } } } } } }"
     }
 
     static func pageCustomers(first: Int, since: EpochMillis) -> String {
@@ -49,7 +63,11 @@ enum BackfillQueries {
         query ShopTrailBackfillOrders($cursor: String) {
           orders(first: \(first), after: $cursor, sortKey: CREATED_AT, query: "\(search("created_at", since: since))") {
             pageInfo { hasNextPage endCursor }
-            nodes { \(orderFields) lineItems(first: \(lineItemsPerOrder)) { nodes { \(lineItemFields) } } }
+            nodes {
+              \(orderFields)
+              lineItems(first: \(lineItemsPerOrder)) { pageInfo { hasNextPage } nodes { \(lineItemFields) } }
+              discountApplications(first: \(discountApplicationsPerOrder)) { pageInfo { hasNextPage } nodes { \(discountApplicationFields) } }
+            }
           }
         }
         """
