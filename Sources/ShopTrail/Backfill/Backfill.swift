@@ -430,6 +430,12 @@ public struct Backfill: Sendable {
                                              payload: JSONValue.object(JSONObject(target.identifierMembers + [("subscription_groups", .array(groups))])).serialized,
                                              createdAt: now))
         }
+        // Braze's connector's customer-id alias on the profile (free of data points; adding it again is a no-op).
+        if !operations.isEmpty {
+            let alias = OperationBuilder.customerIdAliasEntry(customerId: customer.id, externalId: externalId, label: shop.braze.customerIdAliasLabel)
+            operations.append(BrazeOperation(id: "backfill:customer:\(customer.id):alias", shop: shop.domain, userKey: userKey, kind: .aliasNew,
+                                             payload: alias.serialized, createdAt: now))
+        }
         return CustomerOperations(operations: operations, customer: customer, attributes: attributeCount, unknownLocally: local == nil,
                                   subscriptionCandidate: local == nil && !groups.isEmpty, externalId: externalId)
     }

@@ -32,9 +32,7 @@ enum BackfillMapper {
     /// The attributes the webhook path sends for `customers/update`, with the same names and shapes.
     static func attributes(_ node: JSONObject, customer: Customer) -> [(String, JSONValue)] {
         var attributes = customer.standardAttributes
-        let address = node["defaultAddress"]?.objectValue
-        if let city = text(address?["city"]) { attributes.append(("home_city", .string(city))) }
-        if let country = text(address?["countryCodeV2"] ?? address?["country"]) { attributes.append(("country", .string(country))) }
+        attributes += ShopifyAddress(graphQL: node["defaultAddress"]?.objectValue)?.attributes ?? []
         if let tags = node["tags"]?.arrayValue {
             let joined = tags.compactMap(\.stringValue).joined(separator: ", ")
             attributes.append(("shopify_tags", .string(String(joined.prefix(2_000)))))

@@ -4,7 +4,7 @@ enum BackfillQueries {
 
     static let customerFields = """
         id firstName lastName tags updatedAt numberOfOrders amountSpent { amount currencyCode } \
-        defaultEmailAddress { emailAddress } defaultPhoneNumber { phoneNumber } defaultAddress { city countryCodeV2 } \
+        defaultEmailAddress { emailAddress } defaultPhoneNumber { phoneNumber } defaultAddress { city countryCodeV2 country zip province } \
         emailMarketingConsent { marketingState } smsMarketingConsent { marketingState }
         """
 

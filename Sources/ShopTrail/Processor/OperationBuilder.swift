@@ -60,10 +60,12 @@ struct OperationBuilder {
 
     /// `/users/alias/new`: Braze's connector's customer-id alias on the identified user.
     mutating func customerIdAlias(customerId: String, externalId: String, label: String) {
-        let entry = JSONValue.object(JSONObject([
-            ("external_id", .string(externalId)), ("alias_name", .string(customerId)), ("alias_label", .string(label)),
-        ]))
-        add(.aliasNew, suffix: "customer_alias:\(customerId)", payload: entry)
+        add(.aliasNew, suffix: "customer_alias:\(customerId)", payload: Self.customerIdAliasEntry(customerId: customerId, externalId: externalId, label: label))
+    }
+
+    /// The `user_aliases` entry of that alias (the webhook path and the backfill send the same).
+    static func customerIdAliasEntry(customerId: String, externalId: String, label: String) -> JSONValue {
+        .object(JSONObject([("external_id", .string(externalId)), ("alias_name", .string(customerId)), ("alias_label", .string(label))]))
     }
 
     /// A `/users/track` purchase object (legacy naming: one per order line).
