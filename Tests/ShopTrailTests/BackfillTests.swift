@@ -62,42 +62,7 @@ import Testing
                 let run: @Sendable (IdentityScenarioTests.Pipeline) async throws -> Void = { p in
                     try await body(Env(p: p, emulator: state, emulatorClient: emulator, shop: shop, httpClient: httpClient))
                 }
-                if let sandbox {
-                    try await Self.pipeline(braze, shopify: shopify, sandbox: sandbox, run)
-                } else {
-                    try await IdentityScenarioTests.with(braze, domain: domain, shopify: shopify, run)
-                }
-            }
-        } catch {
-            try await httpClient.shutdown()
-            throw error
-        }
-        try await httpClient.shutdown()
-    }
-
-    /// `IdentityScenarioTests.with`, with a sandbox configured by the test (e.g. a low rate limit).
-    static func pipeline(_ braze: BrazeConfig, shopify: ShopifyConfig, sandbox configuration: BrazeSandboxConfiguration,
-                         _ body: @escaping @Sendable (IdentityScenarioTests.Pipeline) async throws -> Void) async throws {
-        let shop = ShopConfig(domain: domain, writeKey: "pk_other_1", allowedOrigins: ["https://\(domain)"],
-                              snippetSecret: IdentityScenarioTests.secret, shopify: shopify, braze: braze)
-        let temp = try TempStore()
-        let config = ShopTrailConfig(server: ServerConfig(publicURL: "http://127.0.0.1:8080", dataDir: temp.dir.path), shops: [shop], origin: "tests")
-        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
-        let sandboxApp = buildBrazeSandboxApplication(configuration: configuration, host: "127.0.0.1", port: 0)
-        let app = buildApplication(AppDependencies(config: config, store: temp.store, logger: Fixtures.logger()), host: "127.0.0.1", port: 0)
-        do {
-            try await sandboxApp.test(.live) { sandbox in
-                let port = try #require(sandbox.port)
-                let client = BrazeClient(httpClient: httpClient, restEndpoint: "http://127.0.0.1:\(port)", apiKey: Secret(IdentityScenarioTests.brazeKey))
-                var settings = ForwarderSettings()
-                settings.lingerMillis = 0
-                let outbox = SQLiteOutbox(database: temp.store.database)
-                let forwarder = BrazeForwarder(outbox: outbox, senders: [domain: client], settings: settings, logger: Fixtures.logger())
-                let processor = ProcessorService(database: temp.store.database, config: config, logger: Fixtures.logger())
-                try await app.test(.live) { collector in
-                    try await body(IdentityScenarioTests.Pipeline(collector: collector, sandbox: sandbox, processor: processor, forwarder: forwarder,
-                                                                  outbox: outbox, temp: temp, config: config, shopDomain: domain, writeKey: "pk_other_1"))
-                }
+                try await IdentityScenarioTests.with(braze, domain: domain, shopify: shopify, sandbox: sandbox ?? BrazeSandboxConfiguration(), run)
             }
         } catch {
             try await httpClient.shutdown()

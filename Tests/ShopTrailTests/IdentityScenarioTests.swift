@@ -99,8 +99,10 @@ import Testing
         return #"{"cart_token":"\#(token)","currency":"EUR","total_price":\#(total),"item_count":\#(lines.count),"items":[\#(items.joined(separator: ","))]}"#
     }
 
+    /// `sandbox`: the Braze sandbox's configuration (e.g. a low rate limit); its keys are replaced by the pipeline's.
     static func with(_ braze: BrazeConfig = BrazeConfig(), domain: String = shop, shopify: ShopifyConfig = ShopifyConfig(),
                      abandonment: AbandonmentConfig = AbandonmentConfig(), appProxy: AppProxyConfig? = nil,
+                     sandbox sandboxConfiguration: BrazeSandboxConfiguration = BrazeSandboxConfiguration(),
                      _ body: @escaping @Sendable (Pipeline) async throws -> Void) async throws {
         let writeKey = domain == Self.shop ? "pk_a_1" : "pk_other_1"
         let shop = ShopConfig(domain: domain, writeKey: writeKey, allowedOrigins: ["https://\(domain)"],
@@ -108,7 +110,9 @@ import Testing
         let temp = try TempStore()
         let config = ShopTrailConfig(server: ServerConfig(publicURL: "http://127.0.0.1:8080", dataDir: temp.dir.path), shops: [shop], origin: "tests")
         let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
-        let sandboxApp = buildBrazeSandboxApplication(configuration: BrazeSandboxConfiguration(apiKeys: [BrazeAPIKey(brazeKey)]), host: "127.0.0.1", port: 0)
+        var sandboxConfiguration = sandboxConfiguration
+        sandboxConfiguration.apiKeys = [BrazeAPIKey(brazeKey)]
+        let sandboxApp = buildBrazeSandboxApplication(configuration: sandboxConfiguration, host: "127.0.0.1", port: 0)
         let app = buildApplication(AppDependencies(config: config, store: temp.store, logger: Fixtures.logger()), host: "127.0.0.1", port: 0)
         do {
             try await sandboxApp.test(.live) { sandbox in

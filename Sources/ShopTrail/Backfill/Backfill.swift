@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import Logging
 
 /// `shoptrail backfill`: imports a shop's customers and the orders of the last N days into Braze through the outbox,
@@ -96,7 +95,7 @@ public struct Backfill: Sendable {
         guard (1...3650).contains(settings.days) else { throw Failure.invalidDays(settings.days) }
         let started = clock.now()
         let domain = shop.domain
-        let uninstalled = try await database.pool.read { db in try SQLiteProcessorState(db).uninstalledAt(shop: domain) }
+        let uninstalled = try await database.read { state in try state.uninstalledAt(shop: domain) }
         if uninstalled != nil { throw Failure.uninstalled(domain) }
         var job = try await store.job(shop: domain)
         var resumed = false
@@ -329,10 +328,9 @@ public struct Backfill: Sendable {
                 after = last.seq
                 let shop = self.shop
                 let force = settings.force
-                let (part, unknown) = try await database.pool.read { db -> (BackfillPlan, Int) in
+                let (part, unknown) = try await database.read { state -> (BackfillPlan, Int) in
                     var part = BackfillPlan(shop: shop.domain, windowStart: 0, days: 0, requestedDays: 0, naming: shop.braze.events)
                     var unknown = 0
-                    let state = SQLiteProcessorState(db)
                     for row in rows {
                         if resource == .customers {
                             guard let built = try Self.customerOperations(row.body, shop: shop, state: state, isNew: nil) else { part.customersSkipped += 1; continue }
@@ -345,7 +343,7 @@ public struct Backfill: Sendable {
                             if built.subscriptionCandidate { part.subscriptionCandidates += 1 }
                         } else {
                             let built = try Self.orderOperations(row.body, shop: shop, state: state, force: force, dryRun: true) { key in
-                                try !(Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM sent_once WHERE shop = ? AND key = ?)", arguments: [shop.domain, key]) ?? false)
+                                try !state.isMarked(shop: shop.domain, key: key)
                             }
                             guard !built.isEmpty else { part.ordersSkipped += 1; continue }
                             part.orders += 1
@@ -495,9 +493,8 @@ public struct Backfill: Sendable {
             let rows = try await store.staged(shop: shop.domain, kind: "customer", after: job.checkpoint.customersEnqueuedSeq, limit: settings.chunkSize)
             guard let last = rows.last else { break }
             // Who would be new: unknown to ShopTrail (read before the chunk's transaction, which saves them)...
-            let candidates = try await database.pool.read { db -> [String] in
-                let state = SQLiteProcessorState(db)
-                return try rows.compactMap { row in
+            let candidates = try await database.read { state -> [String] in
+                try rows.compactMap { row in
                     guard let built = try Self.customerOperations(row.body, shop: shop, state: state, isNew: nil), built.unknownLocally else { return nil }
                     return built.externalId
                 }
@@ -521,11 +518,10 @@ public struct Backfill: Sendable {
                     ])
                 }
             }
-            job = try await database.pool.write { [job, newIds, tally, lookupsBefore] db in
+            job = try await store.commitChunk { [job, newIds, tally, lookupsBefore] state in
                 var job = job
                 job.counts.brazeLookups = lookupsBefore.requests + tally.requests
                 job.counts.brazeRateLimited = lookupsBefore.rateLimited + tally.rateLimited
-                let state = SQLiteProcessorState(db)
                 var operations: [BrazeOperation] = []
                 for row in rows {
                     let built = try Self.customerOperations(row.body, shop: shop, state: state, isNew: nil)
@@ -544,10 +540,8 @@ public struct Backfill: Sendable {
                     if isNew { job.counts.newUsers += 1 }
                     if built.operations.contains(where: { $0.id.hasSuffix(":subscriptions") }) { job.counts.subscriptionStates += 1 }
                 }
-                job.counts.operations += try SQLiteOutbox.enqueue(operations, in: db)
                 job.checkpoint.customersEnqueuedSeq = last.seq
-                try BackfillStore.save(job, db: db)
-                return job
+                return (job, operations)
             }
             try await progress(BackfillProgress(phase: .enqueueCustomers, done: job.counts.customersEnqueued + job.counts.customersSkipped, total: total,
                                                 counts: job.counts, shopify: client.stats))
@@ -565,9 +559,8 @@ public struct Backfill: Sendable {
             try Task.checkCancellation()
             let rows = try await store.staged(shop: shop.domain, kind: "order", after: job.checkpoint.ordersEnqueuedSeq, limit: settings.chunkSize)
             guard let last = rows.last else { break }
-            job = try await database.pool.write { [job] db in
+            job = try await store.commitChunk { [job] state in
                 var job = job
-                let state = SQLiteProcessorState(db)
                 var operations: [BrazeOperation] = []
                 for row in rows {
                     let built = try Self.orderOperations(row.body, shop: shop, state: state, force: force, dryRun: false) { key in
@@ -576,10 +569,8 @@ public struct Backfill: Sendable {
                     if built.isEmpty { job.counts.ordersSkipped += 1 } else { job.counts.ordersEnqueued += 1 }
                     operations += built
                 }
-                job.counts.operations += try SQLiteOutbox.enqueue(operations, in: db)
                 job.checkpoint.ordersEnqueuedSeq = last.seq
-                try BackfillStore.save(job, db: db)
-                return job
+                return (job, operations)
             }
             try await progress(BackfillProgress(phase: .enqueueOrders, done: job.counts.ordersEnqueued + job.counts.ordersSkipped, total: total,
                                                 counts: job.counts, shopify: client.stats))

@@ -22,6 +22,8 @@ public protocol ProcessorState {
     func events(shop: String, visitorId: String, names: [String], since: EpochMillis, before position: Int64) throws -> [LoggedEvent]
     /// True the first time `key` is marked for the shop (an event that must go to Braze once).
     func markOnce(shop: String, key: String) throws -> Bool
+    /// Whether `key` was marked for the shop (reads only).
+    func isMarked(shop: String, key: String) throws -> Bool
     /// The `updated_at` (epoch ms) last applied for a Shopify resource, to never regress.
     func resourceVersion(shop: String, kind: String, id: String) throws -> EpochMillis?
     func resourceBody(shop: String, kind: String, id: String) throws -> String?

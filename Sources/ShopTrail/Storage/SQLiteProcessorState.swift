@@ -110,6 +110,10 @@ final class SQLiteProcessorState: ProcessorState {
         return db.changesCount > 0
     }
 
+    func isMarked(shop: String, key: String) throws -> Bool {
+        try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM sent_once WHERE shop = ? AND key = ?)", arguments: [shop, key]) ?? false
+    }
+
     func resourceVersion(shop: String, kind: String, id: String) throws -> EpochMillis? {
         try EpochMillis.fetchOne(db, sql: "SELECT updated_at FROM shopify_resources WHERE shop = ? AND kind = ? AND id = ?", arguments: [shop, kind, id])
     }

@@ -1,0 +1,36 @@
+import Foundation
+import Testing
+
+/// `Storage/` alone speaks SQL (issue 16): no GRDB import, database pool, SQL text or SQLite state object
+/// anywhere else in `Sources/`. A second path to the database is where the next locking or ordering bug hides.
+@Suite struct StorageBoundaryTests {
+    static let forbidden: [(pattern: String, what: String)] = [
+        (#"import\s+GRDB"#, "a GRDB import"),
+        (#"\.pool\b"#, "the database pool"),
+        (#"\bsql:"#, "an SQL argument"),
+        (#"\bSQLiteProcessorState\("#, "a SQLite state object"),
+        (#"\b(SELECT|INSERT\s+INTO|DELETE\s+FROM|UPDATE\s+\w+\s+SET|CREATE\s+(TABLE|INDEX)|PRAGMA)\b"#, "SQL text"),
+    ]
+
+    @Test func noSQLOutsideStorage() throws {
+        let sources = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Sources")
+        let storage = sources.appendingPathComponent("ShopTrail/Storage").standardizedFileURL.path + "/"
+        let enumerator = try #require(FileManager.default.enumerator(at: sources, includingPropertiesForKeys: nil))
+        var checked = 0
+        var found: [String] = []
+        for case let url as URL in enumerator where url.pathExtension == "swift" {
+            let path = url.standardizedFileURL.path
+            guard !path.hasPrefix(storage) else { continue }
+            checked += 1
+            let text = try String(contentsOf: url, encoding: .utf8)
+            for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+                for rule in Self.forbidden where line.range(of: rule.pattern, options: .regularExpression) != nil {
+                    found.append("\(path.dropFirst(sources.path.count + 1)):\(number + 1): \(rule.what): \(line.trimmingCharacters(in: .whitespaces))")
+                }
+            }
+        }
+        #expect(checked > 100, "the scan found the sources")
+        #expect(found.isEmpty, "SQL outside Storage/:\n\(found.joined(separator: "\n"))")
+    }
+}
