@@ -124,6 +124,29 @@ import Testing
         }
     }
 
+    /// Shopify's `customers/redact` sample (its customer id changed in memory to the customers/update sample's):
+    /// the customer-id alias mark, which keeps a digest of the external id, goes with the customer.
+    @Test func aRedactDeletesTheCustomerIdAliasMark() async throws {
+        var braze = WebhookTests.braze()
+        braze.externalId = .emailSHA256
+        try await WebhookTests.with(braze) { p in
+            #expect(try await WebhookTests.post(p, "customers/update", body: try Self.sample("metadatas/2026-04/customers/update.json")).0 == .ok)
+            try await p.flush()
+            func marks() async throws -> Int {
+                try await p.temp.store.database.read { state in
+                    try state.isMarked(shop: WebhookTests.domain, key: "customer_alias:706405506930370000:" + ExternalId.digest(ExternalId.digest("bob@biller.com"))) ? 1 : 0
+                }
+            }
+            #expect(try await marks() == 1)
+            let redact = try Self.sample("metadatas/2026-04/customers/redact.json")
+                .replacingOccurrences(of: #""id":191167"#, with: #""id":706405506930370000"#)
+                .replacingOccurrences(of: "{shop}.myshopify.com", with: WebhookTests.domain)
+            #expect(try await WebhookTests.post(p, "customers/redact", body: redact).0 == .ok)
+            try await p.flush()
+            #expect(try await marks() == 0)
+        }
+    }
+
     @Test func countryNamesMapToAlpha2() {
         #expect(CountryCode.alpha2(code: nil, name: "United States") == "US")
         #expect(CountryCode.alpha2(code: "gb", name: nil) == "GB")

@@ -292,6 +292,9 @@ final class SQLiteProcessorState: ProcessorState {
             OR subject IN (SELECT value FROM json_each(?)))
             """, arguments: [shop, cid, Self.list(visitors), tokenList])
         report.timers = db.changesCount
+        // The customer-id alias mark keeps a digest of the external id, which may be derived from the email.
+        try db.execute(sql: "DELETE FROM sent_once WHERE shop = ? AND substr(key, 1, ?) = ?",
+                       arguments: [shop, "customer_alias:\(cid):".count, "customer_alias:\(cid):"])
         for visitor in visitors {
             for table in ["visitors", "product_views", "security_events"] {
                 try db.execute(sql: "DELETE FROM \(table) WHERE shop = ? AND visitor_id = ?", arguments: [shop, visitor])
