@@ -52,17 +52,9 @@ struct ServeCommand: AsyncParsableCommand {
                 + "  profiles:  curl -s http://127.0.0.1:\(port)/_sandbox/users\n"
             FileHandle.standardOutput.write(Data(text.utf8))
         }
-        let outbox = SQLiteOutbox(database: store.database)
-        let forwarder = BrazeForwarder(outbox: outbox, senders: delivery.senders, settings: ForwarderSettings(shops: config.shops), logger: logger)
-        let processor = ProcessorService(database: store.database, config: settled, faultHook: Self.testFault(), logger: logger)
-        let abandonment = AbandonmentScheduler(database: store.database, config: settled, logger: logger)
+        let stages = BackgroundStages(config: settled, database: store.database, senders: delivery.senders, faultHook: Self.testFault(), logger: logger)
         // Shut down in reverse order: stop taking beacons, then processing, then forwarding, then the sandbox.
-        var services: [any Service] = []
-        if let sandbox = delivery.sandbox { services.append(sandbox) }
-        services.append(forwarder)
-        services.append(abandonment)
-        services.append(processor)
-        services.append(app)
+        let services = stages.services(app: app, first: delivery.sandbox.map { [$0] } ?? [])
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await group.run()

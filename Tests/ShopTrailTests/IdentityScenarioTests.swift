@@ -119,14 +119,14 @@ import Testing
                 let port = try #require(sandbox.port)
                 // A generous timeout: on a loaded machine a late answer would be sent again (at least once), which the tests count.
                 let client = BrazeClient(httpClient: httpClient, restEndpoint: "http://127.0.0.1:\(port)", apiKey: Secret(brazeKey), timeout: .seconds(120))
-                var settings = ForwarderSettings()
+                var settings = ForwarderSettings(shops: config.shops)
                 settings.lingerMillis = 0
-                let outbox = SQLiteOutbox(database: temp.store.database)
-                let forwarder = BrazeForwarder(outbox: outbox, senders: [domain: client], settings: settings, logger: Fixtures.logger())
-                let processor = ProcessorService(database: temp.store.database, config: config, logger: Fixtures.logger())
+                // The stages as `serve` assembles them; the tests drive them round by round.
+                let stages = BackgroundStages(config: config, database: temp.store.database, senders: [domain: client], forwarder: settings,
+                                              logger: Fixtures.logger())
                 try await app.test(.live) { collector in
-                    try await body(Pipeline(collector: collector, sandbox: sandbox, processor: processor, forwarder: forwarder, outbox: outbox, temp: temp,
-                                            config: config, shopDomain: domain, writeKey: writeKey))
+                    try await body(Pipeline(collector: collector, sandbox: sandbox, processor: stages.processor, forwarder: stages.forwarder,
+                                            outbox: stages.outbox, temp: temp, config: config, shopDomain: domain, writeKey: writeKey))
                 }
             }
         } catch {

@@ -1,0 +1,26 @@
+import Logging
+import ServiceLifecycle
+
+/// The stages `serve` runs behind the HTTP application, assembled in one place so that a test runs
+/// the pipeline as `serve` runs it: the processor, the abandonment scheduler and the forwarder.
+public struct BackgroundStages: Sendable {
+    public let processor: ProcessorService
+    public let abandonment: AbandonmentScheduler
+    public let forwarder: BrazeForwarder
+    public let outbox: SQLiteOutbox
+
+    /// `senders`: each shop's Braze (its client, or a sandbox); `forwarder` settings default to each shop's packing limit.
+    public init(config: ShopTrailConfig, database: SQLiteDatabase, senders: [String: any BrazeSending], forwarder settings: ForwarderSettings? = nil,
+                clock: any WallClock = SystemClock(), faultHook: ProcessorService.FaultHook? = nil, logger: Logger) {
+        outbox = SQLiteOutbox(database: database)
+        forwarder = BrazeForwarder(outbox: outbox, senders: senders, clock: clock, settings: settings ?? ForwarderSettings(shops: config.shops), logger: logger)
+        processor = ProcessorService(database: database, config: config, clock: clock, faultHook: faultHook, logger: logger)
+        abandonment = AbandonmentScheduler(database: database, config: config, clock: clock, logger: logger)
+    }
+
+    /// The services for a `ServiceGroup`, in start order: `first` (e.g. a Braze sandbox), the forwarder, the scheduler,
+    /// the processor, then `app`. A group shuts down in reverse: it stops taking beacons, then processing, then forwarding.
+    public func services(app: any Service, first: [any Service] = []) -> [any Service] {
+        first + [forwarder, abandonment, processor, app]
+    }
+}
