@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 import ServiceLifecycle
 import Testing
@@ -25,6 +26,35 @@ import Testing
             await group.triggerGracefulShutdown()
             try await running.value
             #expect(try await p.outbox.status(shop: WebhookTests.domain, now: SystemClock().now()).pending == 0)
+        }
+    }
+
+    /// Idle stages are woken by what they wait for, not by polling: with idle timeouts of ten minutes, a
+    /// webhook still reaches Braze (the processor wakes on the log commit, the forwarder on the enqueue),
+    /// and a graceful stop does not wait for the timeouts.
+    @Test func idleStagesAreWokenByCommitsNotByPolling() async throws {
+        try await WebhookTests.with { p in
+            let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
+            let client = BrazeClient(httpClient: httpClient, restEndpoint: "http://127.0.0.1:\(p.sandbox.port ?? 0)",
+                                     apiKey: Secret(IdentityScenarioTests.brazeKey), timeout: .seconds(120))
+            var settings = ForwarderSettings(shops: p.config.shops)
+            settings.idlePollMillis = 600_000
+            settings.lingerMillis = 0
+            let stages = BackgroundStages(config: p.config, database: p.temp.store.database, senders: [WebhookTests.domain: client], forwarder: settings,
+                                          processorIdlePollMillis: 600_000, logger: Fixtures.logger())
+            let group = ServiceGroup(configuration: .init(services: [stages.forwarder, stages.processor], gracefulShutdownSignals: [], logger: Fixtures.logger()))
+            let running = Task { try await group.run() }
+            // Let both stages reach their idle wait first.
+            try await Task.sleep(for: .milliseconds(500))
+            #expect(try await WebhookTests.post(p, "customers/update", body: try ShopifySampleWebhookTests.sample("metadatas/2026-04/customers/update.json")).0 == .ok)
+            let deadline = ContinuousClock.now + .seconds(120)
+            while ContinuousClock.now < deadline, try await p.user("706405506930370000") == nil {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(try await p.user("706405506930370000") != nil, "woken by the commit and the enqueue, well before the ten-minute timeouts")
+            await group.triggerGracefulShutdown()
+            try await running.value
+            try await httpClient.shutdown()
         }
     }
 }

@@ -11,10 +11,11 @@ public struct BackgroundStages: Sendable {
 
     /// `senders`: each shop's Braze (its client, or a sandbox); `forwarder` settings default to each shop's packing limit.
     public init(config: ShopTrailConfig, database: SQLiteDatabase, senders: [String: any BrazeSending], forwarder settings: ForwarderSettings? = nil,
-                clock: any WallClock = SystemClock(), faultHook: ProcessorService.FaultHook? = nil, logger: Logger) {
+                processorIdlePollMillis: EpochMillis = 1_000, clock: any WallClock = SystemClock(), faultHook: ProcessorService.FaultHook? = nil,
+                logger: Logger) {
         outbox = SQLiteOutbox(database: database)
         forwarder = BrazeForwarder(outbox: outbox, senders: senders, clock: clock, settings: settings ?? ForwarderSettings(shops: config.shops), logger: logger)
-        processor = ProcessorService(database: database, config: config, clock: clock, faultHook: faultHook, logger: logger)
+        processor = ProcessorService(database: database, config: config, clock: clock, idlePollMillis: processorIdlePollMillis, faultHook: faultHook, logger: logger)
         abandonment = AbandonmentScheduler(database: database, config: config, clock: clock, logger: logger)
     }
 

@@ -20,8 +20,9 @@ public struct ForwarderSettings: Sendable {
     public var lingerMillis: EpochMillis = 200
     /// How long a claim protects operations from another claimer.
     public var leaseMillis: EpochMillis = 60_000
-    /// Sleep between polls when a shop's outbox is empty.
-    public var idlePollMillis: EpochMillis = 250
+    /// Longest wait when a shop's outbox is empty; an enqueue in this process wakes the forwarder at once,
+    /// the timeout covers writers in other processes (`shoptrail backfill`, `catalog sync`).
+    public var idlePollMillis: EpochMillis = 1_000
     /// Requests in flight at once per shop.
     public var concurrency = 4
     /// Exponential backoff after 5xx, timeouts and connection failures: base × 2^n, capped, ±20 % jitter.
@@ -92,6 +93,8 @@ public final class BrazeForwarder: Service {
         public var deadLettered = 0
         public var retried = 0
         public var sent = false
+        /// Nothing was claimable (the outbox has nothing due for the shop).
+        public var empty = false
     }
 
     /// `senders` maps shop domains to their Braze client; shops without one are not drained.
@@ -123,13 +126,19 @@ public final class BrazeForwarder: Service {
     /// One worker's loop for a shop: send while there is something to send, else sleep until it may.
     private func work(shop: String) async {
         while !Task.isCancelled {
-            var sent = false
+            var sent = false, empty = false
             do {
-                sent = try await round(shop: shop).sent
+                let round = try await round(shop: shop)
+                (sent, empty) = (round.sent, round.empty)
             } catch {
                 logger.error("outbox round failed", metadata: ["shop": .string(shop), "error": "\(type(of: error))"])
             }
             if sent { continue }
+            if empty {
+                // Nothing to send: wait for an enqueue rather than polling.
+                await outbox.waitForWork(timeout: .milliseconds(settings.idlePollMillis))
+                continue
+            }
             let now = clock.now()
             let notBefore = pacing.withLock { $0[shop]?.notBefore ?? 0 }
             let wait = notBefore > now ? min(settings.idlePollMillis, notBefore - now) : settings.idlePollMillis
@@ -153,7 +162,7 @@ public final class BrazeForwarder: Service {
         let solo = slot.solo
         let claimed = try await outbox.claim(shop: shop, now: now, limit: solo ? 1 : settings.claimLimit, leaseMillis: settings.leaseMillis)
         let packer = settings.packer(for: shop)
-        guard let packed = packer.pack(claimed) else { return Round() }
+        guard let packed = packer.pack(claimed) else { return Round(empty: true) }
         if solo { pace(shop) { $0.soloRounds -= 1 } }
         let oldest = packed.carried.map(\.operation.createdAt).min() ?? now
         if !solo, packed.leftover.isEmpty, claimed.count < settings.claimLimit, packed.carried.count < packed.capacity, now - oldest < settings.lingerMillis {

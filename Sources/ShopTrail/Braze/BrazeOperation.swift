@@ -94,6 +94,8 @@ public protocol Outbox: Sendable {
     func retryDead(shop: String?) async throws -> Int
     /// The most recent dead letters, newest first.
     func deadLetters(shop: String?, limit: Int) async throws -> [DeadLetter]
+    /// Returns when operations may have been added (or after `timeout`): the forwarder waits on it when idle.
+    func waitForWork(timeout: Duration) async
     /// Operations whose id starts with `opIdPrefix` still pending, and those dead-lettered (one run's, e.g. a catalog sync).
     func count(shop: String, opIdPrefix: String) async throws -> (pending: Int, dead: Int)
 }

@@ -31,7 +31,7 @@ public final class ProcessorService: Service {
     static let redactTopics: Set<String> = ["customers/redact", "shop/redact"]
 
     public init(database: SQLiteDatabase, config: ShopTrailConfig, clock: any WallClock = SystemClock(), chunkSize: Int = 500,
-                idlePollMillis: EpochMillis = 100, faultHook: FaultHook? = nil, logger: Logger) {
+                idlePollMillis: EpochMillis = 1_000, faultHook: FaultHook? = nil, logger: Logger) {
         self.log = database.processorLog
         self.chunkSize = chunkSize
         self.idlePollMillis = idlePollMillis
@@ -67,7 +67,8 @@ public final class ProcessorService: Service {
                         try await self.purgeHeld()
                         try await self.purgeExpired()
                     }
-                    if done == 0 { try? await Task.sleep(for: .milliseconds(self.idlePollMillis)) }
+                    // Idle: woken by the next commit to the log (the timeout covers writers in other processes).
+                    if done == 0 { await self.log.waitForEvents(timeout: .milliseconds(self.idlePollMillis)) }
                 } catch {
                     self.logger.error("processor failed; retrying event by event", metadata: ["error": "\(error)"])
                     // A chunk that fails is retried one event at a time, so a bad event is found and set aside.

@@ -107,11 +107,13 @@ struct BackfillStore: Sendable {
     /// One chunk of the enqueue phase: `body` builds the chunk's operations and the job's next state on the processor's
     /// state; the operations, what `body` saved and the job (counting the operations added) commit together.
     func commitChunk(_ body: @escaping @Sendable (any ProcessorState) throws -> (job: BackfillJob, operations: [BrazeOperation])) async throws -> BackfillJob {
-        try await pool.write { db in
+        let job = try await pool.write { db in
             var (job, operations) = try body(SQLiteProcessorState(db))
             job.counts.operations += try SQLiteOutbox.enqueue(operations, in: db)
             try Self.save(job, db: db)
             return job
         }
+        database.outboxFilled.signal()
+        return job
     }
 }

@@ -15,6 +15,10 @@ public enum SQLiteSynchronous: String, Sendable, CaseIterable {
 public final class SQLiteDatabase: Sendable {
     public let path: String
     let pool: DatabasePool
+    /// Signalled after events are committed to the log (the processor waits on it).
+    public let logAppended = StageWakeup()
+    /// Signalled after a commit that may have added Braze operations to the outbox (the forwarder waits on it).
+    public let outboxFilled = StageWakeup()
 
     public init(path: String, synchronous: SQLiteSynchronous = .full) throws {
         self.path = path
@@ -55,10 +59,13 @@ public final class SQLiteEventStore: EventStore {
     public init(database: SQLiteDatabase) {
         self.database = database
         let pool = database.pool
+        let appended = database.logAppended
         self.committer = GroupCommitter(label: "shoptrail.event-log") { groups in
-            try pool.write { db in
+            let results = try pool.write { db in
                 try SQLiteEventStore.insert(groups, db: db)
             }
+            appended.signal()
+            return results
         }
     }
 

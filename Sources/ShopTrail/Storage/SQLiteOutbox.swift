@@ -3,15 +3,23 @@ import GRDB
 /// The outbox in the embedded SQLite database.
 public final class SQLiteOutbox: Outbox {
     private let pool: DatabasePool
+    private let filled: StageWakeup
 
     public init(database: SQLiteDatabase) {
         self.pool = database.pool
+        self.filled = database.outboxFilled
+    }
+
+    public func waitForWork(timeout: Duration) async {
+        await filled.wait(timeout: timeout)
     }
 
     @discardableResult
     public func enqueue(_ operations: [BrazeOperation]) async throws -> Int {
         guard !operations.isEmpty else { return 0 }
-        return try await pool.write { db in try Self.enqueue(operations, in: db) }
+        let added = try await pool.write { db in try Self.enqueue(operations, in: db) }
+        filled.signal()
+        return added
     }
 
     /// Enqueues inside the caller's transaction (the processor commits operations with its log position).

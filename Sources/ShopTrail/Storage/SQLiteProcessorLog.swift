@@ -30,6 +30,8 @@ public protocol ProcessorLog: Sendable {
     func purgeExpiredStep(now: EpochMillis, retention: RetentionConfig) async throws -> Int
     /// Deletes read events of never-identified visitors older than each shop's cutoff; returns how many.
     func purgeHeld(cutoffs: [(shop: String, before: EpochMillis)]) async throws -> Int
+    /// Returns when events were appended to the log (or after `timeout`): the processor waits on it when idle.
+    func waitForEvents(timeout: Duration) async
     /// A storage error that could pass (busy, full, I/O): worth retrying, never a reason to set an event aside.
     func isTransient(_ error: any Error) -> Bool
 }
@@ -83,6 +85,11 @@ struct SQLiteProcessorLog: ProcessorLog {
             try Self.setPosition(db, event.position)
             try SQLiteProcessorRun.setAttempting(db, nil)
         }
+        database.outboxFilled.signal()
+    }
+
+    func waitForEvents(timeout: Duration) async {
+        await database.logAppended.wait(timeout: timeout)
     }
 
     func clearAttempt() async throws {
@@ -94,7 +101,7 @@ struct SQLiteProcessorLog: ProcessorLog {
     }
 
     func handleChunk(limit: Int, _ body: @escaping @Sendable ([LoggedEvent], any ProcessorState) throws -> Int) async throws -> Int {
-        try await pool.write { db in
+        let done = try await pool.write { db in
             let events = try SQLiteEventStore.events(db, after: try Self.position(db), limit: limit)
             guard !events.isEmpty else { return 0 }
             let done = try body(events, SQLiteProcessorState(db))
@@ -102,6 +109,8 @@ struct SQLiteProcessorLog: ProcessorLog {
             try Self.setPosition(db, events[min(done, events.count) - 1].position)
             return done
         }
+        if done > 0 { database.outboxFilled.signal() }
+        return done
     }
 
     func quarantined(shop: String?, limit: Int) async throws -> [QuarantinedEvent] {
@@ -117,6 +126,7 @@ struct SQLiteProcessorLog: ProcessorLog {
             if let event = try SQLiteProcessorRun.event(db, position: position) { try body(event, SQLiteProcessorState(db)) }
             try SQLiteProcessorRun.release(db, position: position)
         }
+        database.outboxFilled.signal()
     }
 
     func quarantine(position: Int64, reason: String, at now: EpochMillis) async throws {

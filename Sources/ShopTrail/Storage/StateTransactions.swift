@@ -11,7 +11,9 @@ public protocol StateTransactions: Sendable {
 
 extension SQLiteDatabase: StateTransactions {
     public func write<T: Sendable>(_ body: @escaping @Sendable (any ProcessorState) throws -> T) async throws -> T {
-        try await pool.write { db in try body(SQLiteProcessorState(db)) }
+        let result = try await pool.write { db in try body(SQLiteProcessorState(db)) }
+        outboxFilled.signal()
+        return result
     }
 
     public func read<T: Sendable>(_ body: @escaping @Sendable (any ProcessorState) throws -> T) async throws -> T {
