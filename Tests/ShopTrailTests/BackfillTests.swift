@@ -395,7 +395,7 @@ import Testing
         #expect(known == ["u1"])
         #expect(tally.requests == 5)
         #expect(tally.rateLimited == 4)
-        let waits = time.waits.map(BrazeUserLookup.seconds)
+        let waits = time.waits.map(\.inSeconds)
         #expect(waits.count == 4)
         // Retry-After 30 s (plus at most 10 % jitter), then until X-RateLimit-Reset.
         #expect(waits.prefix(3).allSatisfy { $0 >= 30 && $0 <= 33 })
@@ -424,7 +424,7 @@ import Testing
         #expect(known == ["u60"])
         #expect(tally.requests == 3)
         #expect(tally.rateLimited == 1)
-        let waits = time.waits.map(BrazeUserLookup.seconds)
+        let waits = time.waits.map(\.inSeconds)
         #expect(waits.count == 2)
         #expect(waits.first.map { $0 >= 20 && $0 <= 22 } == true)
         #expect(waits.last.map { $0 >= 90 && $0 <= 99 } == true)
@@ -440,7 +440,7 @@ import Testing
             _ = try await BrazeUserLookup(sender: ScriptedBraze { _, _ in Self.tooMany(after: .seconds(60)) }, policy: policy).existing(["a"], tally: &tally)
         }
         #expect(tally.rateLimited >= 10)
-        #expect(time.waits.map(BrazeUserLookup.seconds).reduce(0, +) >= 600)
+        #expect(time.waits.map(\.inSeconds).reduce(0, +) >= 600)
         // 5xx and transport failures: a few bounded retries.
         var outage = BrazeUserLookup.Tally()
         let down = ScriptedBraze { _, _ in BrazeAnswer(response: .retryable(status: 503, reason: "down"), status: 503) }
@@ -579,7 +579,7 @@ final class FakeTime: Sendable {
         policy.sleep = { duration in
             self.state.withLock {
                 $0.waits.append(duration)
-                $0.now = $0.now.addingTimeInterval(BrazeUserLookup.seconds(duration))
+                $0.now = $0.now.addingTimeInterval(duration.inSeconds)
             }
         }
         policy.now = { self.now }

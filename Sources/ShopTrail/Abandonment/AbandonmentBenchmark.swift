@@ -54,14 +54,14 @@ public enum AbandonmentBenchmark {
             }
             armed += count
         }
-        let armSeconds = seconds(ContinuousClock.now - armStart)
+        let armSeconds = (ContinuousClock.now - armStart).inSeconds
         let rssAfterArm = memory().rss
         let clock = BenchClock(fixed: t0 + 10 * AbandonmentConfig.hour)
         let scheduler = AbandonmentScheduler(database: database, config: ShopTrailConfig(server: ServerConfig(publicURL: "http://127.0.0.1"), shops: [shop], origin: "bench"),
                                              clock: clock, logger: logger)
         let fireStart = ContinuousClock.now
         let pass = try await scheduler.fireDue()
-        let fireSeconds = seconds(ContinuousClock.now - fireStart)
+        let fireSeconds = (ContinuousClock.now - fireStart).inSeconds
         let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int64) ?? 0
         return Result(timers: timers, armSeconds: armSeconds, fireSeconds: fireSeconds, fired: pass.fired, rssBeforeKB: rssBefore,
                       rssAfterArmKB: rssAfterArm, peakRSSKB: memory().peak, databaseBytes: size)
@@ -70,10 +70,6 @@ public enum AbandonmentBenchmark {
     private struct BenchClock: WallClock {
         let fixed: EpochMillis
         func now() -> EpochMillis { fixed }
-    }
-
-    private static func seconds(_ d: Duration) -> Double {
-        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
     }
 
     /// Resident and peak resident memory of this process, in KB (Linux `/proc/self/status`).

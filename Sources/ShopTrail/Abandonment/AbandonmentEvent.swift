@@ -131,11 +131,11 @@ struct AbandonmentEvent {
             out.append(("products", .array(lines.map { line in
                 .object(JSONObject(line.members.compactMap { member in
                     guard member.key != "vendor" else { return nil }
-                    if member.key == "price", let price = member.value.doubleValue { return (member.key, .number(String(format: "%.2f", price))) }
+                    if member.key == "price", let price = member.value.doubleValue { return (member.key, OrderMapper.decimal(price)) }
                     return member
                 }))
             })))
-            add(&out, "total_value", total.map { .number(String(format: "%.2f", $0)) })
+            add(&out, "total_value", total.map(OrderMapper.decimal))
             add(&out, "currency", currency.map(JSONValue.string))
         case .legacy:
             add(&out, "abandoned_checkout_url", recovery.map(JSONValue.string))

@@ -10,3 +10,8 @@ public struct SystemClock: WallClock {
     public init() {}
     public func now() -> EpochMillis { EpochMillis((Date().timeIntervalSince1970 * 1000).rounded()) }
 }
+
+extension Duration {
+    /// The duration in (fractional) seconds.
+    var inSeconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}

@@ -121,13 +121,13 @@ public struct BrazeUserLookup: Sendable {
                 let since = limitedSince ?? now
                 limitedSince = since
                 let waited = now.timeIntervalSince(since)
-                guard waited < Self.seconds(policy.rateLimitDeadline) else {
+                guard waited < policy.rateLimitDeadline.inSeconds else {
                     throw Failure.rateLimited(waited: .milliseconds(Int64.boundedMillis(waited * 1000, limit: 86_400_000)), answers: limitedAnswers)
                 }
-                let hinted = retryAfter.map(Self.seconds) ?? resetAt.map { $0.timeIntervalSince(now) }
+                let hinted = retryAfter.map(\.inSeconds) ?? resetAt.map { $0.timeIntervalSince(now) }
                 // Never past the deadline by more than one short wait: the last ask happens at the deadline.
-                let remaining = Self.seconds(policy.rateLimitDeadline) - waited
-                let asked = hinted ?? Self.seconds(policy.fallbackWait) * Double(1 << min(limitedAnswers - 1, 6))
+                let remaining = policy.rateLimitDeadline.inSeconds - waited
+                let asked = hinted ?? policy.fallbackWait.inSeconds * Double(1 << min(limitedAnswers - 1, 6))
                 // A hint in the past (clocks disagree) still waits a moment: no burst of requests into a closed window.
                 try await wait(max(0.1, min(asked, remaining)), tally: &tally)
             case .retryable(let status, let reason):
@@ -136,7 +136,7 @@ public struct BrazeUserLookup: Sendable {
                 guard failures <= policy.transportRetries else {
                     throw Failure.unavailable("\(status.map { "HTTP \($0)" } ?? "no answer"): \(reason) (after \(failures) tries)")
                 }
-                let backoff = min(Self.seconds(policy.backoffMax), Self.seconds(policy.backoffBase) * Double(1 << min(failures - 1, 20)))
+                let backoff = min(policy.backoffMax.inSeconds, policy.backoffBase.inSeconds * Double(1 << min(failures - 1, 20)))
                 try await wait(backoff, tally: &tally)
             case .rejected(let status, let message):
                 throw Failure.rejected(status: status, message: message)
@@ -147,15 +147,10 @@ public struct BrazeUserLookup: Sendable {
     /// Sleeps `seconds` (bounded to `maxWait`, at least a moment) plus jitter.
     private func wait(_ seconds: Double, tally: inout Tally) async throws {
         guard seconds.isFinite, seconds > 0 else { return }
-        let bounded = min(seconds, Self.seconds(policy.maxWait))
+        let bounded = min(seconds, policy.maxWait.inSeconds)
         let jittered = bounded * (1 + max(0, policy.jitter) * min(max(policy.random(), 0), 1))
         let millis = Int64.boundedMillis(jittered * 1000, limit: 86_400_000)
         tally.waitedMillis += millis
         try await policy.sleep(.milliseconds(millis))
-    }
-
-    static func seconds(_ duration: Duration) -> Double {
-        let (seconds, attoseconds) = duration.components
-        return Double(seconds) + Double(attoseconds) / 1e18
     }
 }

@@ -74,7 +74,7 @@ struct EcommerceMapper {
 
     /// Minor units to a decimal with two places, as Braze's examples give prices.
     static func decimal(_ minorUnits: Double) -> JSONValue {
-        .number(String(format: "%.2f", minorUnits.rounded() / 100))
+        OrderMapper.decimal(minorUnits.rounded() / 100)
     }
 
     /// `//cdn…` and `/products/x` made absolute, as Braze messages need.

@@ -10,14 +10,19 @@ struct OrderMapper {
 
     typealias Properties = JSONObject
 
-    /// Shopify's decimal strings ("29.99") as JSON numbers with two places.
+    /// An amount as a JSON number with two places, as every Braze amount ShopTrail sends.
+    static func decimal(_ amount: Double) -> JSONValue {
+        .number(String(format: "%.2f", amount))
+    }
+
+    /// Shopify's decimal strings ("29.99") as JSON numbers with two places (0 when absent).
     static func money(_ value: JSONValue?) -> JSONValue {
-        .number(String(format: "%.2f", value?.doubleValue ?? 0))
+        knownMoney(value) ?? decimal(0)
     }
 
     /// A decimal amount when the payload has one; nil (the property left out) when it has none, never a made-up 0.
     static func knownMoney(_ value: JSONValue?) -> JSONValue? {
-        value?.doubleValue.map { .number(String(format: "%.2f", $0)) }
+        value?.doubleValue.map(decimal)
     }
 
     /// Shipping as Shopify states it: the order's `total_shipping_price_set`, else the sum of its shipping lines.
@@ -25,7 +30,7 @@ struct OrderMapper {
     static func shipping(_ payload: JSONObject) -> JSONValue? {
         if let total = knownMoney(payload["total_shipping_price_set"]?.objectValue?["shop_money"]?.objectValue?["amount"]) { return total }
         let prices = (payload["shipping_lines"]?.arrayValue ?? []).compactMap { $0.objectValue?["price"]?.doubleValue }
-        return prices.isEmpty ? nil : .number(String(format: "%.2f", prices.reduce(0, +)))
+        return prices.isEmpty ? nil : decimal(prices.reduce(0, +))
     }
 
     /// The optional amounts of Braze's newer recommended-event revision: `subtotal_value`, `tax`, `shipping`.
@@ -183,7 +188,7 @@ struct OrderMapper {
         switch naming {
         case .ecommerce:
             return ("ecommerce.order_refunded", Self.object([
-                ("order_id", .string(refund["order_id"]?.idString ?? "")), ("total_value", .number(String(format: "%.2f", total))),
+                ("order_id", .string(refund["order_id"]?.idString ?? "")), ("total_value", Self.decimal(total)),
                 ("currency", currency), ("products", Self.products(.array(lines))), ("source", .string(source)),
                 ("metadata", .object(Self.object([
                     ("order_note", Self.string(refund["note"])), ("order_status_url", Self.string(order?["order_status_url"])),

@@ -305,13 +305,13 @@ public struct StorefrontProcessor: Sendable {
             products.append(.object(JSONObject([
                 ("product_id", .string(productId)), ("product_name", .string(line["product_name"]?.stringValue ?? productId)),
                 ("variant_id", .string(variantId)), ("quantity", line["quantity"] ?? .number("1")),
-                ("price", .number(String(format: "%.2f", line["price"]?.doubleValue ?? 0))),
+                ("price", OrderMapper.money(line["price"])),
             ])))
         }
         guard !products.isEmpty, try state.markOnce(shop: shop.domain, key: "checkout_started:\(checkoutToken)") else { return }
         let total = EcommerceMapper.checkoutTotal(p) ?? 0
         var properties: [(String, JSONValue)] = [
-            ("checkout_id", .string(checkoutToken)), ("total_value", .number(String(format: "%.2f", total))), ("currency", .string(currency)),
+            ("checkout_id", .string(checkoutToken)), ("total_value", OrderMapper.decimal(total)), ("currency", .string(currency)),
             ("products", .array(products)), ("source", .string(mapper.source)),
         ]
         if let cartToken { properties.append(("cart_id", .string(cartToken))) }
