@@ -11,6 +11,7 @@ struct ConfigCheckCommand: AsyncParsableCommand {
         let config = try configOptions.load()
         print("config: \(config.origin)")
         print("server: public_url=\(config.server.publicURL) host=\(config.server.host) port=\(config.server.port) data_dir=\(config.server.dataDir)")
+        print("storage: engine=\(config.storage.engine.rawValue)\(config.storage.postgres.map { " url=\($0)" } ?? "")")
         for shop in config.shops {
             print("shop \(shop.domain): write_key=\(shop.writeKey) origins=\(shop.allowedOrigins.joined(separator: ",")) snippet_secret=\(shop.snippetSecret == nil ? "unset" : "set") shopify.api_secret=\(shop.shopify.apiSecret == nil ? "unset" : "set")")
             print("  braze: \(shop.braze.isDryRun ? "dry-run" : shop.braze.restEndpoint ?? "") external_id=\(shop.braze.externalId.rawValue) anonymous=\(shop.braze.anonymous.rawValue) events=\(shop.braze.events.rawValue)")

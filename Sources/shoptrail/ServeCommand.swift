@@ -24,6 +24,7 @@ struct ServeCommand: AsyncParsableCommand {
         if let port { config.server.port = port }
         if let data { config.server.dataDir = data }
 
+        if config.storage.engine == .postgres { try await Self.refusePostgresEngine(config.storage, logger: logger) }
         try prepareDataDirectory(config.server.dataDir, logger: logger)
         let dbPath = (config.server.dataDir as NSString).appendingPathComponent("shoptrail.sqlite")
         let store = try SQLiteEventStore(path: dbPath, synchronous: config.server.sqliteSynchronous)
@@ -65,6 +66,20 @@ struct ServeCommand: AsyncParsableCommand {
         try await httpClient.shutdown()
         let stats = store.commitStats()
         logger.notice("stopped", metadata: ["batches": "\(stats.batches)", "transactions": "\(stats.transactions)"])
+    }
+
+    /// The PostgreSQL engine is built repository by repository (issue 16): the schema and the event log
+    /// are in, the processor's state, the outbox and the timers are not yet. Serving on it would split
+    /// one store over two engines, so `serve` checks the server (a wrong URL or an unreachable server
+    /// is named as such) and then says plainly that this version serves on SQLite only.
+    static func refusePostgresEngine(_ storage: StorageConfig, logger: Logger) async throws {
+        guard let url = storage.postgres else { throw StorageUnavailable(key: "storage.url", reason: "is required with engine: postgres") }
+        let database = try PostgresDatabase(url: url, logger: logger)
+        try await database.withRunning { try await $0.open() }
+        throw StorageUnavailable(key: "storage.engine", reason: """
+            PostgreSQL at \(url.host):\(url.port) answered and its schema is migrated, but this version serves on the \
+            SQLite engine only (the PostgreSQL engine has the event log, not yet the processor state, outbox and timers): use engine: sqlite
+            """)
     }
 
     /// Test-only: `SHOPTRAIL_TEST_FAULT_EVENT_ID=<event id>` makes the process die when the processor

@@ -1,11 +1,12 @@
 import Foundation
 import Testing
 
-/// `Storage/` alone speaks SQL (issue 16): no GRDB import, database pool, SQL text or SQLite state object
+/// `Storage/` alone speaks SQL (issue 16): no GRDB or PostgresNIO import, database pool, SQL text or SQLite state object
 /// anywhere else in `Sources/`. A second path to the database is where the next locking or ordering bug hides.
 @Suite struct StorageBoundaryTests {
     static let forbidden: [(pattern: String, what: String)] = [
         (#"import\s+GRDB"#, "a GRDB import"),
+        (#"import\s+PostgresNIO"#, "a PostgresNIO import"),
         (#"\.pool\b"#, "the database pool"),
         (#"\bsql:"#, "an SQL argument"),
         (#"\bSQLiteProcessorState\("#, "a SQLite state object"),

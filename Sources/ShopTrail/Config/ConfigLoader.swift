@@ -33,7 +33,7 @@ public enum ConfigLoader {
             throw ConfigError(key: "", message: "not valid YAML: \(error)", line: nil)
         }
         guard let root else { throw ConfigError(key: "", message: "the config file is empty", line: nil) }
-        let top = try MappingReader(root, path: "", allowed: ["server", "shops"])
+        let top = try MappingReader(root, path: "", allowed: ["server", "shops", "storage"])
         let env = environment
 
         var server = ServerConfig(publicURL: "")
@@ -203,7 +203,9 @@ public enum ConfigLoader {
                 shops[i].braze.customerIdAliasLabel = "shopify_customer_id_" + shops[i].storeName
             }
         }
-        return ShopTrailConfig(server: server, shops: shops, origin: origin)
+        var config = ShopTrailConfig(server: server, shops: shops, origin: origin)
+        if let node = top.node("storage") { config.storage = try Self.storage(node, env: env) }
+        return config
     }
 
     static func abandonmentConfig(_ node: Node, path: String, naming: EventNaming) throws -> AbandonmentConfig {
@@ -297,6 +299,32 @@ public enum ConfigLoader {
     static func isOrigin(_ s: String) -> Bool {
         guard isHTTPURL(s), let url = URL(string: s) else { return false }
         return url.path.isEmpty && url.query == nil && url.fragment == nil && !s.hasSuffix("/") && url.user == nil
+    }
+}
+
+extension ConfigLoader {
+    /// `storage: {engine: sqlite | postgres, url | url_env}`; the URL is checked here, so a wrong one
+    /// stops the start with the key named, before anything listens.
+    static func storage(_ node: Node, env: [String: String]) throws -> StorageConfig {
+        let s = try MappingReader(node, path: "storage", allowed: ["engine", "url", "url_env"])
+        var storage = StorageConfig()
+        if let engine: StorageEngine = try s.enumeration("engine") { storage.engine = engine }
+        let url = try s.secret("url", env: env)
+        let key = s.node("url") != nil ? "url" : "url_env"
+        switch (storage.engine, url) {
+        case (.sqlite, .some):
+            throw s.error(key, "is for engine: postgres (the SQLite engine keeps its file under server.data_dir)")
+        case (.sqlite, nil):
+            break
+        case (.postgres, nil):
+            throw s.error("url", "is required with engine: postgres (postgres://user:password@host:5432/database, or url_env: NAME)")
+        case (.postgres, .some(let url)):
+            switch PostgresURL.parse(url.value) {
+            case .success(let parsed): storage.postgres = parsed
+            case .failure(let error): throw s.error(key, error.reason)
+            }
+        }
+        return storage
     }
 }
 

@@ -2,6 +2,8 @@
 public struct ShopTrailConfig: Sendable {
     public var server: ServerConfig
     public var shops: [ShopConfig]
+    /// Which storage engine holds the log and the state (`storage:`).
+    public var storage = StorageConfig()
     /// Where this came from (a file path, or the built-in demo), for the start-up banner.
     public var origin: String
 

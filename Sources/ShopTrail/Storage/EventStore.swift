@@ -50,6 +50,15 @@ public struct NewEvent: Sendable, Equatable {
     }
 }
 
+extension NewEvent {
+    /// The context a batch's events share, stored once for all of them (issue 14: copying an 8 KiB
+    /// context into each of 100 events); nil for a lone event or events with different contexts.
+    static func sharedContext(of events: [NewEvent]) -> String? {
+        guard events.count > 1, let text = events.first?.context else { return nil }
+        return events.allSatisfy { $0.context == text } ? text : nil
+    }
+}
+
 /// An event as stored, with its position in the log (strictly increasing in commit order).
 public struct LoggedEvent: Sendable, Equatable {
     public var position: Int64

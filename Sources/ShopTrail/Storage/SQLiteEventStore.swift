@@ -87,7 +87,7 @@ public final class SQLiteEventStore: EventStore {
             // A batch's context is stored once for all its events (issue 14: it used to be copied into
             // each, 8 KiB times 100). Written with the first event that is not a duplicate, so a
             // retried batch adds nothing; a lone event keeps its context inline.
-            let shared = events.count > 1 ? events.first?.context.flatMap { text in events.allSatisfy { $0.context == text } ? text : nil } : nil
+            let shared = NewEvent.sharedContext(of: events)
             var contextId: Int64?
             for e in events {
                 sqlite3_reset(handle)

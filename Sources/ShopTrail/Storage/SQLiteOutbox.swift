@@ -41,39 +41,18 @@ public final class SQLiteOutbox: Outbox {
 
     public func claim(shop: String, now: EpochMillis, limit: Int, leaseMillis: EpochMillis) async throws -> [OutboxEntry] {
         try await pool.write { db in
-            // Walk the shop's queue in order; a user whose earliest operation is not deliverable
-            // (backing off, or claimed) blocks that user's later operations. A catalog's create
-            // operation (`catalog:{name}`) also blocks every item of that catalog queued after it.
             let rows = try Row.fetchCursor(db, sql: """
                 SELECT seq, op_id, shop, user_key, kind, payload, created_at, attempts, last_error, next_attempt_at, lease_until
                 FROM outbox WHERE shop = ? ORDER BY seq
                 """, arguments: [shop])
-            var blocked = Set<String>()
-            var claimed: [OutboxEntry] = []
-            while claimed.count < limit, let row = try rows.next() {
-                let userKey: String = row["user_key"]
-                if blocked.contains(userKey) { continue }
-                if !blocked.isEmpty, let barrier = CatalogKey.barrier(of: userKey), blocked.contains(barrier) {
-                    blocked.insert(userKey)
-                    continue
-                }
-                let nextAttempt: EpochMillis = row["next_attempt_at"]
-                let lease: EpochMillis = row["lease_until"]
-                let kind = BrazeOperation.Kind(rawValue: row["kind"])
-                guard nextAttempt <= now, lease <= now, let kind else {
-                    blocked.insert(userKey)
-                    continue
-                }
-                if kind == .catalogCreate {
-                    // Claimed now, but its items must still wait for Braze's answer to it.
-                    blocked.insert(userKey)
-                }
-                claimed.append(OutboxEntry(
-                    seq: row["seq"],
-                    operation: BrazeOperation(id: row["op_id"], shop: row["shop"], userKey: userKey, kind: kind, payload: row["payload"], createdAt: row["created_at"]),
-                    attempts: row["attempts"], lastError: row["last_error"]
-                ))
+            var walk = OutboxClaimWalk(now: now, limit: limit)
+            while !walk.isFull, let row = try rows.next() {
+                walk.consider(OutboxClaimWalk.Row(
+                    seq: row["seq"], opId: row["op_id"], shop: row["shop"], userKey: row["user_key"], kind: row["kind"], payload: row["payload"],
+                    createdAt: row["created_at"], attempts: row["attempts"], lastError: row["last_error"],
+                    nextAttemptAt: row["next_attempt_at"], leaseUntil: row["lease_until"]))
             }
+            let claimed = walk.claimed
             let lease = try db.cachedStatement(sql: "UPDATE outbox SET lease_until = ? WHERE seq = ?")
             for entry in claimed { try lease.execute(arguments: [now + leaseMillis, entry.seq]) }
             return claimed

@@ -1,0 +1,149 @@
+import Dispatch
+import Logging
+import NIOSSL
+import PostgresNIO
+import Synchronization
+
+/// The PostgreSQL engine's connection pool and schema, shared by its repositories.
+///
+/// The pool only works while `run()` runs (it is a swift-service-lifecycle `Service`, as the pool
+/// of postgres-nio is); `withRunning` does that around a body for commands and tests.
+public final class PostgresDatabase: Sendable {
+    public let url: PostgresURL
+    let client: PostgresClient
+    let logger: Logger
+    /// Signalled after events are committed to the log by this process.
+    public let logAppended = StageWakeup()
+    /// Signalled after this process added Braze operations to the outbox.
+    public let outboxFilled = StageWakeup()
+
+    public init(url: PostgresURL, maximumConnections: Int = 20, logger: Logger = Logger(label: "shoptrail.postgres")) throws {
+        self.url = url
+        self.logger = logger
+        let tls: PostgresClient.Configuration.TLS
+        switch url.tls {
+        case .disable: tls = .disable
+        case .prefer: tls = .prefer(.makeClientConfiguration())
+        case .require: tls = .require(.makeClientConfiguration())
+        }
+        var configuration = PostgresClient.Configuration(
+            host: url.host, port: url.port, username: url.user, password: url.password?.value, database: url.database, tls: tls)
+        configuration.options.maximumConnections = maximumConnections
+        configuration.options.connectTimeout = .seconds(5)
+        client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+    }
+
+    /// Runs the connection pool until the task is cancelled.
+    public func run() async { await client.run() }
+
+    /// Runs the pool around `body` (commands and tests, which have no service group).
+    public func withRunning<T: Sendable>(_ body: @Sendable (PostgresDatabase) async throws -> T) async throws -> T {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await self.run() }
+            defer { group.cancelAll() }
+            return try await body(self)
+        }
+    }
+
+    /// Connects and migrates, or throws a `StorageUnavailable` that names `storage.url` and says why,
+    /// within `timeout` (a server that never answers must not hang the start).
+    public func open(timeout: Duration = .seconds(15)) async throws {
+        do {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    // One direct connection first: the pool retries a refused connection quietly,
+                    // while this attempt fails with the reason (refused, no such host, wrong password).
+                    let probe = try await PostgresConnection.connect(configuration: self.connectionConfiguration(), id: 0, logger: self.logger)
+                    try? await probe.close()
+                    try await PostgresMigrations.migrate(self)
+                }
+                group.addTask {
+                    try await Task.sleep(for: timeout)
+                    throw StorageUnavailable(key: "storage.url", reason: "no answer from \(self.url.host):\(self.url.port) within \(timeout)")
+                }
+                defer { group.cancelAll() }
+                try await group.next()
+            }
+        } catch let error as StorageUnavailable {
+            throw error
+        } catch let error as PSQLError {
+            throw StorageUnavailable(key: "storage.url", reason: Self.explain(error, url: url))
+        }
+    }
+
+    /// The same server, user and TLS as the pool, for a single connection.
+    func connectionConfiguration() throws -> PostgresConnection.Configuration {
+        let tls: PostgresConnection.Configuration.TLS
+        switch url.tls {
+        case .disable: tls = .disable
+        case .prefer: tls = .prefer(try NIOSSLContext(configuration: .makeClientConfiguration()))
+        case .require: tls = .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
+        }
+        var configuration = PostgresConnection.Configuration(
+            host: url.host, port: url.port, username: url.user, password: url.password?.value, database: url.database, tls: tls)
+        configuration.options.connectTimeout = .seconds(5)
+        return configuration
+    }
+
+    /// A PostgreSQL error in words an operator can act on, without the password.
+    static func explain(_ error: PSQLError, url: PostgresURL) -> String {
+        if let message = error.serverInfo?[.message] {
+            let code = error.serverInfo?[.sqlState] ?? "?"
+            return "PostgreSQL at \(url.host):\(url.port) refused: \(message) (SQLSTATE \(code))"
+        }
+        if let underlying = error.underlying { return "cannot reach PostgreSQL at \(url.host):\(url.port): \(underlying)" }
+        return "cannot reach PostgreSQL at \(url.host):\(url.port): \(error.code)"
+    }
+
+    /// Runs `body` in one transaction on a pooled connection.
+    func transaction<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+        try await client.withConnection { connection in
+            try await connection.query("BEGIN", logger: logger)
+            do {
+                let result = try await body(connection)
+                try await connection.query("COMMIT", logger: logger)
+                return result
+            } catch {
+                _ = try? await connection.query("ROLLBACK", logger: logger)
+                throw error
+            }
+        }
+    }
+
+    /// Runs one statement of trusted text (no parameters: `CREATE DATABASE` takes none), for
+    /// administration and tests; never for outside data.
+    public func execute(unsafeSQL sql: String) async throws {
+        _ = try await rows(PostgresQuery(unsafeSQL: sql))
+    }
+
+    /// Runs a query outside any explicit transaction and collects its rows.
+    func rows(_ query: PostgresQuery) async throws -> [PostgresRow] {
+        try await client.withConnection { try await $0.query(query, logger: logger).collect() }
+    }
+}
+
+/// The storage could not be opened or reached; `key` is the config key to look at.
+public struct StorageUnavailable: Error, Sendable, CustomStringConvertible {
+    public let key: String
+    public let reason: String
+    public var description: String { "\(key): \(reason)" }
+
+    public init(key: String, reason: String) {
+        self.key = key
+        self.reason = reason
+    }
+}
+
+/// Runs async `work` from a thread that may block (a group committer's queue) and waits for it.
+func blockingAwait<T: Sendable>(_ work: @escaping @Sendable () async throws -> T) throws -> T {
+    let outcome = Mutex<Result<T, any Error>?>(nil)
+    let done = DispatchSemaphore(value: 0)
+    Task {
+        let result: Result<T, any Error>
+        do { result = .success(try await work()) } catch { result = .failure(error) }
+        outcome.withLock { $0 = result }
+        done.signal()
+    }
+    done.wait()
+    return try outcome.withLock { $0 ?? .failure(CancellationError()) }.get()
+}

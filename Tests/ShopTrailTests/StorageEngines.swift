@@ -1,0 +1,73 @@
+import Foundation
+import Logging
+import Testing
+@testable import ShopTrail
+
+/// The storage engines a conformance suite runs against: the embedded SQLite file and a real
+/// PostgreSQL server. `./scripts/test` starts the server (`scripts/test-postgres`) and exports its
+/// URL; each test gets a database of its own, dropped afterwards.
+enum StorageEngineUnderTest: String, CaseIterable, CustomTestStringConvertible, Sendable {
+    case sqlite, postgres
+    var testDescription: String { rawValue }
+
+    static let urlVariable = "SHOPTRAIL_TEST_POSTGRES_URL"
+
+    /// The test server's URL; a missing server fails the test (it is never silently skipped).
+    static func serverURL() throws -> PostgresURL {
+        guard let text = ProcessInfo.processInfo.environment[urlVariable] else {
+            Issue.record("\(urlVariable) is not set: run ./scripts/test, or `eval \"$(scripts/test-postgres start)\"` before swift test")
+            throw CancellationError()
+        }
+        return try PostgresURL.parse(text).get()
+    }
+
+    /// Runs `body` with a fresh event log on this engine.
+    func withEventStore(_ body: @Sendable (any EventStore) async throws -> Void) async throws {
+        switch self {
+        case .sqlite:
+            let temp = try TempStore()
+            try await body(temp.store)
+        case .postgres:
+            try await Self.withFreshDatabase { database in
+                try await body(PostgresEventStore(database: database))
+            }
+        }
+    }
+
+    /// Runs `body` with a fresh, empty outbox on this engine.
+    func withOutbox(_ body: @Sendable (any Outbox) async throws -> Void) async throws {
+        switch self {
+        case .sqlite:
+            let temp = try TempStore()
+            try await body(SQLiteOutbox(database: temp.store.database))
+            withExtendedLifetime(temp) {}
+        case .postgres:
+            try await Self.withFreshDatabase { database in try await body(PostgresOutbox(database: database)) }
+        }
+    }
+
+    /// Creates a database of its own on the test server, migrates it, runs `body`, drops it.
+    static func withFreshDatabase(_ body: @Sendable (PostgresDatabase) async throws -> Void) async throws {
+        let server = try serverURL()
+        let name = "shoptrail_test_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+        try await administer(server, "CREATE DATABASE \(name)")
+        var url = server
+        url.database = name
+        do {
+            let database = try PostgresDatabase(url: url)
+            try await database.withRunning { database in
+                try await database.open()
+                try await body(database)
+            }
+        } catch {
+            try? await administer(server, "DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
+            throw error
+        }
+        try await administer(server, "DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
+    }
+
+    /// One statement on the server's default database (a pool runs once, so each gets its own).
+    static func administer(_ server: PostgresURL, _ sql: String) async throws {
+        try await PostgresDatabase(url: server, maximumConnections: 1).withRunning { try await $0.execute(unsafeSQL: sql) }
+    }
+}
