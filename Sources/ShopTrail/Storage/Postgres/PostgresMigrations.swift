@@ -46,6 +46,107 @@ enum PostgresMigrations {
             """,
             "CREATE UNIQUE INDEX outbox_dead_op ON outbox_dead (shop, op_id)",
         ]),
+        ("v3-state", [
+            // The processor's state, as in the SQLite file, with what several instances add: the log is
+            // read per shop (a shop is processed by one instance at a time, under `processor_leases`),
+            // so the cursor and the run record are per shop too.
+            "CREATE INDEX events_shop_position ON events (shop, position)",
+            "CREATE TABLE processor_position (shop TEXT NOT NULL, name TEXT NOT NULL, position BIGINT NOT NULL, PRIMARY KEY (shop, name))",
+            "CREATE TABLE processor_leases (shop TEXT PRIMARY KEY, owner TEXT NOT NULL, lease_until BIGINT NOT NULL, fence BIGINT NOT NULL)",
+            "CREATE TABLE processor_run (shop TEXT NOT NULL, name TEXT NOT NULL, running BOOLEAN NOT NULL, attempting BIGINT, started_at BIGINT NOT NULL, PRIMARY KEY (shop, name))",
+            """
+            CREATE TABLE processor_quarantine (
+                position BIGINT PRIMARY KEY, shop TEXT NOT NULL, event_id TEXT NOT NULL, name TEXT NOT NULL, reason TEXT NOT NULL, at BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX processor_quarantine_shop ON processor_quarantine (shop)",
+            """
+            CREATE TABLE visitors (
+                shop TEXT NOT NULL, visitor_id TEXT NOT NULL, customer_id TEXT, linked_at BIGINT, evidence TEXT,
+                has_alias_profile BOOLEAN NOT NULL DEFAULT false, alias_identified_as TEXT,
+                first_seen BIGINT NOT NULL, last_seen BIGINT NOT NULL, PRIMARY KEY (shop, visitor_id)
+            )
+            """,
+            "CREATE INDEX visitors_customer ON visitors (shop, customer_id)",
+            """
+            CREATE TABLE visitor_links (
+                id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, shop TEXT NOT NULL, visitor_id TEXT NOT NULL,
+                customer_id TEXT NOT NULL, evidence TEXT NOT NULL, linked_at BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX visitor_links_visitor ON visitor_links (shop, visitor_id)",
+            """
+            CREATE TABLE customers (
+                shop TEXT NOT NULL, customer_id TEXT NOT NULL, email TEXT, first_name TEXT, last_name TEXT, phone TEXT,
+                sent_attributes TEXT, PRIMARY KEY (shop, customer_id)
+            )
+            """,
+            """
+            CREATE TABLE carts (
+                shop TEXT NOT NULL, cart_token TEXT NOT NULL, visitor_id TEXT, sent_signature TEXT, sent_time BIGINT,
+                checked_out BOOLEAN NOT NULL DEFAULT false, aliased_to TEXT, checkout_token TEXT, PRIMARY KEY (shop, cart_token)
+            )
+            """,
+            "CREATE INDEX carts_visitor ON carts (shop, visitor_id)",
+            """
+            CREATE TABLE product_views (
+                shop TEXT NOT NULL, visitor_id TEXT NOT NULL, product_key TEXT NOT NULL, time BIGINT NOT NULL,
+                PRIMARY KEY (shop, visitor_id, product_key)
+            )
+            """,
+            """
+            CREATE TABLE security_counts (
+                shop TEXT NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL, day BIGINT NOT NULL, count BIGINT NOT NULL,
+                first_at BIGINT NOT NULL, last_at BIGINT NOT NULL, PRIMARY KEY (shop, kind, detail, day)
+            )
+            """,
+            "CREATE TABLE sent_once (shop TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (shop, key))",
+            """
+            CREATE TABLE shopify_resources (
+                shop TEXT NOT NULL, kind TEXT NOT NULL, id TEXT NOT NULL, updated_at BIGINT NOT NULL,
+                body TEXT, deleted BOOLEAN NOT NULL DEFAULT false, PRIMARY KEY (shop, kind, id)
+            )
+            """,
+            "CREATE TABLE shop_state (shop TEXT PRIMARY KEY, uninstalled_at BIGINT)",
+            """
+            CREATE TABLE audit_log (
+                id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, shop TEXT NOT NULL, action TEXT NOT NULL, detail TEXT NOT NULL, at BIGINT NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE abandonment_timers (
+                shop TEXT NOT NULL, kind TEXT NOT NULL, subject TEXT NOT NULL, visitor_id TEXT, customer_id TEXT,
+                state TEXT NOT NULL, armed_at BIGINT NOT NULL, due_at BIGINT NOT NULL, generation BIGINT NOT NULL,
+                detail TEXT NOT NULL, reason TEXT, closed_at BIGINT, PRIMARY KEY (shop, kind, subject)
+            )
+            """,
+            "CREATE INDEX abandonment_due ON abandonment_timers (due_at) WHERE state = 'armed'",
+            "CREATE INDEX abandonment_visitor ON abandonment_timers (shop, visitor_id) WHERE state = 'armed'",
+            "CREATE INDEX abandonment_customer ON abandonment_timers (shop, customer_id) WHERE state = 'armed'",
+            """
+            CREATE TABLE abandonment_cooldowns (
+                shop TEXT NOT NULL, kind TEXT NOT NULL, target TEXT NOT NULL, fired_at BIGINT NOT NULL, PRIMARY KEY (shop, kind, target)
+            )
+            """,
+            """
+            CREATE TABLE abandonment_counts (
+                shop TEXT NOT NULL, kind TEXT NOT NULL, outcome TEXT NOT NULL, count BIGINT NOT NULL, PRIMARY KEY (shop, kind, outcome)
+            )
+            """,
+            """
+            CREATE TABLE backfill_jobs (
+                shop TEXT PRIMARY KEY, state TEXT NOT NULL, reason TEXT, phase TEXT, window_start BIGINT, requested_days BIGINT,
+                days BIGINT, warning TEXT, checkpoint TEXT NOT NULL, counts TEXT NOT NULL, started_at BIGINT, finished_at BIGINT,
+                runs BIGINT NOT NULL DEFAULT 0
+            )
+            """,
+            """
+            CREATE TABLE backfill_staging (
+                shop TEXT NOT NULL, kind TEXT NOT NULL, id TEXT NOT NULL, seq BIGINT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (shop, kind, id)
+            )
+            """,
+            "CREATE INDEX backfill_staging_seq ON backfill_staging (shop, kind, seq)",
+        ]),
     ]
 
     static func migrate(_ database: PostgresDatabase) async throws {

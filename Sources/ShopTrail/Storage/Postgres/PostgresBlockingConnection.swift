@@ -1,0 +1,52 @@
+import Dispatch
+import PostgresNIO
+
+/// A PostgreSQL connection inside one transaction, used from synchronous code.
+///
+/// The processor's state protocols (`ProcessorState`, `AbandonmentTimerStore`) are synchronous:
+/// on SQLite a whole chunk of events is handled in one transaction whose queries answer in
+/// microseconds. The PostgreSQL engine keeps those protocols and runs such a body on a thread of
+/// its own (`PostgresDatabase.blockingTransaction`), waiting there for each query; never on an
+/// event loop or a thread of Swift's cooperative pool.
+final class PostgresBlockingConnection: Sendable {
+    let connection: PostgresConnection
+    let logger: Logger
+
+    init(connection: PostgresConnection, logger: Logger) {
+        self.connection = connection
+        self.logger = logger
+    }
+
+    /// Runs `query` and returns its rows.
+    @discardableResult
+    func rows(_ query: PostgresQuery) throws -> [PostgresRow] {
+        try blockingAwait { try await self.connection.query(query, logger: self.logger).collect() }
+    }
+
+    /// The first column of each row.
+    func column<T: PostgresDecodable & Sendable>(_ query: PostgresQuery, as type: T.Type) throws -> [T] {
+        try rows(query).map { try $0.makeRandomAccess()[0].decode(T.self) }
+    }
+}
+
+extension PostgresRow {
+    /// The named column, decoded.
+    func value<T: PostgresDecodable>(_ name: String, as type: T.Type = T.self) throws -> T {
+        try makeRandomAccess()[name].decode(T.self)
+    }
+}
+
+extension PostgresDatabase {
+    /// Threads that may block on a query (see `PostgresBlockingConnection`).
+    static let blockingQueue = DispatchQueue(label: "shoptrail.postgres.blocking", attributes: .concurrent)
+
+    /// Runs synchronous `body` in one transaction: it commits when `body` returns, rolls back when it throws.
+    func blockingTransaction<T: Sendable>(_ body: @escaping @Sendable (PostgresBlockingConnection) throws -> T) async throws -> T {
+        try await transaction { connection in
+            let blocking = PostgresBlockingConnection(connection: connection, logger: self.logger)
+            return try await withCheckedThrowingContinuation { continuation in
+                Self.blockingQueue.async { continuation.resume(with: Result { try body(blocking) }) }
+            }
+        }
+    }
+}
