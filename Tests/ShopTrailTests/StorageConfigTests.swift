@@ -73,7 +73,7 @@ import Testing
         url.password = Secret("not-the-password")
         let database = try PostgresDatabase(url: url)
         do {
-            try await database.withRunning { try await $0.open() }
+            try await database.withRunning { try await $0.open(timeout: .seconds(600)) }
             Issue.record("a wrong password was accepted")
         } catch let error as StorageUnavailable {
             #expect(error.key == "storage.url")

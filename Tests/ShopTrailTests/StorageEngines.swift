@@ -54,9 +54,11 @@ enum StorageEngineUnderTest: String, CaseIterable, CustomTestStringConvertible, 
         var url = server
         url.database = name
         do {
-            let database = try PostgresDatabase(url: url)
+            // Few connections and a generous start: the suite runs tests in parallel on a loaded machine,
+            // and each connection pays a SCRAM handshake in a debug build.
+            let database = try PostgresDatabase(url: url, maximumConnections: 4)
             try await database.withRunning { database in
-                try await database.open()
+                try await database.open(timeout: .seconds(600))
                 try await body(database)
             }
         } catch {

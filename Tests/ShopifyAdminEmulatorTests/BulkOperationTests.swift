@@ -26,7 +26,7 @@ import Testing
 
     /// Polls `currentBulkOperation` until it finishes.
     static func waitForCompletion(_ client: any TestClientProtocol) async throws -> ShopifyJSON {
-        let deadline = ContinuousClock.now + .seconds(30)
+        let deadline = ContinuousClock.now + .seconds(300)
         while ContinuousClock.now < deadline {
             let answer = try await client.graphql(poll)
             let operation = try #require(answer.data?["currentBulkOperation"])
@@ -38,8 +38,9 @@ import Testing
     }
 
     @Test func bulkQueryRunsCompletesAndWritesJSONLWithParentIds() async throws {
-        // Long enough that the first poll surely sees it unfinished, even on a machine busy with builds.
-        try await withEmulator({ $0.bulkMinimumDuration = .seconds(5) }) { client, state in
+        // Long enough that the first poll surely sees it unfinished, even on a machine busy with builds
+        // (5 s was not, once, with the whole suite and three builds sharing two cores).
+        try await withEmulator({ $0.bulkMinimumDuration = .seconds(20) }) { client, state in
             let data = await state.dataSet
             let started = try await client.graphql(Self.run, variables: ["query": .string(Self.ordersQuery)])
             #expect(started.errors.isEmpty)

@@ -14,4 +14,6 @@ public struct SystemClock: WallClock {
 extension Duration {
     /// The duration in (fractional) seconds.
     var inSeconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+    /// The duration in whole milliseconds (truncated); for durations from code, not from outside.
+    var inMillis: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
 }

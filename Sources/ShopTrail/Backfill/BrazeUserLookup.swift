@@ -114,7 +114,7 @@ public struct BrazeUserLookup: Sendable {
                 // The window is spent: the next request waits for its reset instead of collecting a 429.
                 if answer.rateLimit?.remaining == 0, let reset = answer.rateLimit?.resetAt { tally.notBefore = reset }
                 return answer.body
-            case .rateLimited(let retryAfter, let resetAt):
+            case .rateLimited:
                 tally.rateLimited += 1
                 limitedAnswers += 1
                 let now = policy.now()
@@ -124,7 +124,7 @@ public struct BrazeUserLookup: Sendable {
                 guard waited < policy.rateLimitDeadline.inSeconds else {
                     throw Failure.rateLimited(waited: .milliseconds(Int64.boundedMillis(waited * 1000, limit: 86_400_000)), answers: limitedAnswers)
                 }
-                let hinted = retryAfter.map(\.inSeconds) ?? resetAt.map { $0.timeIntervalSince(now) }
+                let hinted = answer.response.rateLimitWait(from: now)
                 // Never past the deadline by more than one short wait: the last ask happens at the deadline.
                 let remaining = policy.rateLimitDeadline.inSeconds - waited
                 let asked = hinted ?? policy.fallbackWait.inSeconds * Double(1 << min(limitedAnswers - 1, 6))

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -186,9 +187,9 @@ public final class BrazeForwarder: Service {
             round.deadLettered = rejected.count
             let spacing = interval(answer.rateLimit, path: packed.request.path, now: sentAt)
             pace(shop) { $0.failures = 0; $0.notBefore = max($0.notBefore, sentAt + spacing) }
-        case .rateLimited(let retryAfter, let resetAt):
-            let wait = retryAfter.map { EpochMillis($0.components.seconds * 1000 + $0.components.attoseconds / 1_000_000_000_000_000) }
-                ?? resetAt.map { Int64.boundedMillis($0.timeIntervalSince1970 * 1000 - Double(sentAt)) } ?? settings.backoffBaseMillis
+        case .rateLimited:
+            let sent = Date(timeIntervalSince1970: Double(sentAt) / 1000)
+            let wait = answer.response.rateLimitWait(from: sent).map { Int64.boundedMillis($0 * 1000) } ?? settings.backoffBaseMillis
             try await outbox.retry(seqs, at: sentAt + wait, error: "429 rate limited")
             pace(shop) { $0.notBefore = sentAt + wait }
             round.retried = seqs.count

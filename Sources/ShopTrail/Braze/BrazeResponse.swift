@@ -12,6 +12,16 @@ public enum BrazeResponse: Sendable, Equatable {
     case rejected(status: Int, message: String)
 }
 
+extension BrazeResponse {
+    /// A 429's wait as Braze states it, in seconds from `now`: `Retry-After`, else until
+    /// `X-RateLimit-Reset` (negative when that has passed). Nil for other answers or when Braze said
+    /// neither; each caller applies its own bounds and fallback.
+    public func rateLimitWait(from now: Date) -> Double? {
+        guard case .rateLimited(let retryAfter, let resetAt) = self else { return nil }
+        return retryAfter.map(\.inSeconds) ?? resetAt.map { $0.timeIntervalSince(now) }
+    }
+}
+
 /// One entry of a 2xx answer's `errors` array: an object Braze did not process, the rest of the request was.
 public struct BrazeMinorError: Sendable, Equatable {
     /// The request array the object came from, e.g. `events`.

@@ -61,12 +61,12 @@ extension ShopifyAdminClient {
         record { $0.bulkOperations += 1 }
         logger.info("shopify bulk operation started", metadata: ["shop": .string(shopDomain), "operation": .string(operation.id)])
         let poll = "query ShopTrailBulkOperation($id: ID!) { bulkOperation(id: $id) { \(ShopifyBulkOperation.fields) } }"
-        let deadline = clock.now() + Self.millis(settings.bulkTimeout)
+        let deadline = clock.now() + settings.bulkTimeout.inMillis
         while !operation.isFinished {
             guard clock.now() < deadline else {
                 throw ShopifyAdminError.bulk(shop: shopDomain, code: "TIMEOUT", message: "\(operation.id) still \(operation.status)")
             }
-            try await sleep(Self.millis(settings.bulkPollInterval))
+            try await sleep(settings.bulkPollInterval.inMillis)
             let answer = try await self.query(poll, variables: ["id": .string(operation.id)], estimatedCost: 1)
             guard let current = ShopifyBulkOperation(answer.value(at: ["bulkOperation"])) else {
                 throw ShopifyAdminError.invalidResponse(shop: shopDomain, reason: "bulkOperation(id:) returned nothing for \(operation.id)")
@@ -121,10 +121,5 @@ extension ShopifyAdminClient {
         try await emit(pending[...])
         record { $0.bulkLines += count }
         return count
-    }
-
-    static func millis(_ duration: Duration) -> EpochMillis {
-        let (seconds, attoseconds) = duration.components
-        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
     }
 }

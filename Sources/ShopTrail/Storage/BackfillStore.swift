@@ -108,12 +108,11 @@ struct BackfillStore: Sendable {
     /// state; the operations, what `body` saved and the job (counting the operations added) commit together.
     func commitChunk(_ body: @escaping @Sendable (any ProcessorState) throws -> (job: BackfillJob, operations: [BrazeOperation])) async throws -> BackfillJob {
         let job = try await pool.write { db in
-            var (job, operations) = try body(SQLiteProcessorState(db))
-            job.counts.operations += try SQLiteOutbox.enqueue(operations, in: db)
+            var (job, operations) = try body(SQLiteProcessorState(db, outboxFilled: database.outboxFilled))
+            job.counts.operations += try SQLiteOutbox.enqueue(operations, in: db, wake: database.outboxFilled)
             try Self.save(job, db: db)
             return job
         }
-        database.outboxFilled.signal()
         return job
     }
 }

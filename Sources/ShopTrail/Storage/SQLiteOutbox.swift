@@ -17,14 +17,13 @@ public final class SQLiteOutbox: Outbox {
     @discardableResult
     public func enqueue(_ operations: [BrazeOperation]) async throws -> Int {
         guard !operations.isEmpty else { return 0 }
-        let added = try await pool.write { db in try Self.enqueue(operations, in: db) }
-        filled.signal()
-        return added
+        return try await pool.write { db in try Self.enqueue(operations, in: db, wake: self.filled) }
     }
 
-    /// Enqueues inside the caller's transaction (the processor commits operations with its log position).
+    /// Enqueues inside the caller's transaction (the processor commits operations with its log position);
+    /// when it added any, `wake` (the forwarder's) is signalled once that transaction commits.
     @discardableResult
-    static func enqueue(_ operations: [BrazeOperation], in db: Database) throws -> Int {
+    static func enqueue(_ operations: [BrazeOperation], in db: Database, wake: StageWakeup) throws -> Int {
         var added = 0
         let insert = try db.cachedStatement(sql: """
             INSERT INTO outbox (op_id, shop, user_key, kind, payload, created_at)
@@ -36,6 +35,7 @@ public final class SQLiteOutbox: Outbox {
             try insert.execute(arguments: [op.id, op.shop, op.userKey, op.kind.rawValue, op.payload, op.createdAt, op.shop, op.id])
             added += db.changesCount
         }
+        if added > 0 { db.afterNextTransaction(onCommit: { _ in wake.signal() }) }
         return added
     }
 

@@ -81,11 +81,10 @@ struct SQLiteProcessorLog: ProcessorLog {
 
     func handleAlone(_ event: LoggedEvent, _ body: @escaping @Sendable (any ProcessorState) throws -> Void) async throws {
         try await pool.write { db in
-            try body(SQLiteProcessorState(db))
+            try body(SQLiteProcessorState(db, outboxFilled: database.outboxFilled))
             try Self.setPosition(db, event.position)
             try SQLiteProcessorRun.setAttempting(db, nil)
         }
-        database.outboxFilled.signal()
     }
 
     func waitForEvents(timeout: Duration) async {
@@ -104,12 +103,11 @@ struct SQLiteProcessorLog: ProcessorLog {
         let done = try await pool.write { db in
             let events = try SQLiteEventStore.events(db, after: try Self.position(db), limit: limit)
             guard !events.isEmpty else { return 0 }
-            let done = try body(events, SQLiteProcessorState(db))
+            let done = try body(events, SQLiteProcessorState(db, outboxFilled: database.outboxFilled))
             guard done > 0 else { return 0 }
             try Self.setPosition(db, events[min(done, events.count) - 1].position)
             return done
         }
-        if done > 0 { database.outboxFilled.signal() }
         return done
     }
 
@@ -123,10 +121,9 @@ struct SQLiteProcessorLog: ProcessorLog {
 
     func retry(position: Int64, _ body: @escaping @Sendable (LoggedEvent, any ProcessorState) throws -> Void) async throws {
         try await pool.write { db in
-            if let event = try SQLiteProcessorRun.event(db, position: position) { try body(event, SQLiteProcessorState(db)) }
+            if let event = try SQLiteProcessorRun.event(db, position: position) { try body(event, SQLiteProcessorState(db, outboxFilled: database.outboxFilled)) }
             try SQLiteProcessorRun.release(db, position: position)
         }
-        database.outboxFilled.signal()
     }
 
     func quarantine(position: Int64, reason: String, at now: EpochMillis) async throws {

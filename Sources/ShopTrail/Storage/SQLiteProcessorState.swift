@@ -5,8 +5,13 @@ import GRDBSQLite
 /// `ProcessorState` inside one SQLite write transaction.
 final class SQLiteProcessorState: ProcessorState {
     private let db: Database
+    private let outboxFilled: StageWakeup
 
-    init(_ db: Database) { self.db = db }
+    /// `outboxFilled` is signalled once the transaction commits, when something was enqueued.
+    init(_ db: Database, outboxFilled: StageWakeup) {
+        self.db = db
+        self.outboxFilled = outboxFilled
+    }
 
     func visitor(shop: String, id: String) throws -> Visitor? {
         guard let row = try Row.fetchOne(db, sql: "SELECT * FROM visitors WHERE shop = ? AND visitor_id = ?", arguments: [shop, id]) else { return nil }
@@ -366,7 +371,7 @@ final class SQLiteProcessorState: ProcessorState {
     }
 
     func enqueue(_ operations: [BrazeOperation]) throws {
-        try SQLiteOutbox.enqueue(operations, in: db)
+        try SQLiteOutbox.enqueue(operations, in: db, wake: outboxFilled)
     }
 
     func securityEvent(shop: String, kind: String, detail: String, at: EpochMillis) throws {

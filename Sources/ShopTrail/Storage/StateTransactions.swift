@@ -11,12 +11,10 @@ public protocol StateTransactions: Sendable {
 
 extension SQLiteDatabase: StateTransactions {
     public func write<T: Sendable>(_ body: @escaping @Sendable (any ProcessorState) throws -> T) async throws -> T {
-        let result = try await pool.write { db in try body(SQLiteProcessorState(db)) }
-        outboxFilled.signal()
-        return result
+        try await pool.write { db in try body(SQLiteProcessorState(db, outboxFilled: self.outboxFilled)) }
     }
 
     public func read<T: Sendable>(_ body: @escaping @Sendable (any ProcessorState) throws -> T) async throws -> T {
-        try await pool.read { db in try body(SQLiteProcessorState(db)) }
+        try await pool.read { db in try body(SQLiteProcessorState(db, outboxFilled: self.outboxFilled)) }
     }
 }

@@ -34,7 +34,7 @@ public struct PostgresShopLeases: Sendable {
     /// Takes `shop` for `owner` (or renews it) for `ttl` when it is free, expired or already ours;
     /// nil when another instance holds it.
     public func acquire(shop: String, owner: String, ttl: Duration) async throws -> ShopLease? {
-        let ttlMillis = ttl.components.seconds * 1000 + ttl.components.attoseconds / 1_000_000_000_000_000
+        let ttlMillis = ttl.inMillis
         let rows = try await database.rows("""
             INSERT INTO processor_leases AS l (shop, owner, lease_until, fence)
             VALUES (\(shop), \(owner), \(unescaped: Self.databaseNow) + \(ttlMillis), 1)
