@@ -38,6 +38,8 @@ let package = Package(
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "JWTKit", package: "jwt-kit"),
+                // Only to tell a too-small RSA key from a non-RSA one in config errors (jwt-kit's own error is internal).
+                .product(name: "CryptoExtras", package: "swift-crypto"),
             ]
         ),
         .target(

@@ -184,11 +184,11 @@ gi7D0P2fOxBIe3zB4vES092LOgJYcJMShAQ418u9yqwjqmLCgiqlKHSxAkEAkJ6S
         ("        api_key_env: BRAZE_WEB_KEY\n        sdk_endpoint: sdk.fra-02.braze.eu\n        jwt_private_key_env: JWT_EC\n", "shops[0].braze.web_sdk.jwt_private_key_env", "not an RSA private key"),
         ("        api_key_env: BRAZE_WEB_KEY\n        sdk_endpoint: sdk.fra-02.braze.eu\n        jwt_private_key_env: JWT_PUBLIC\n", "shops[0].braze.web_sdk.jwt_private_key_env", "holds a public key"),
         ("        api_key_env: BRAZE_WEB_KEY\n        sdk_endpoint: sdk.fra-02.braze.eu\n        jwt_private_key_env: JWT_SMALL\n", "shops[0].braze.web_sdk.jwt_private_key_env", "fewer than 2048 bits"),
-        (valid + "        jwt_previous_private_key_env: JWT_EC\n", "shops[0].braze.web_sdk.jwt_previous_private_key_env", "not an RSA private key"),
-        (valid + "        sdk_version: latest\n", "shops[0].braze.web_sdk.sdk_version", "like 5.4"),
-        (valid + "        sdk_url: \"javascript:alert(1)\"\n", "shops[0].braze.web_sdk.sdk_url", "http:// or https://"),
-        (valid + "        token_ttl_seconds: 5\n", "shops[0].braze.web_sdk.token_ttl_seconds", "between 60 and 86400"),
-        (valid + "        enforce: true\n", "shops[0].braze.web_sdk.enforce", "unknown key"),
+        (WebSDKConfigTests.valid + "        jwt_previous_private_key_env: JWT_EC\n", "shops[0].braze.web_sdk.jwt_previous_private_key_env", "not an RSA private key"),
+        (WebSDKConfigTests.valid + "        sdk_version: latest\n", "shops[0].braze.web_sdk.sdk_version", "like 5.4"),
+        (WebSDKConfigTests.valid + "        sdk_url: \"javascript:alert(1)\"\n", "shops[0].braze.web_sdk.sdk_url", "http:// or https://"),
+        (WebSDKConfigTests.valid + "        token_ttl_seconds: 5\n", "shops[0].braze.web_sdk.token_ttl_seconds", "between 60 and 86400"),
+        (WebSDKConfigTests.valid + "        enforce: true\n", "shops[0].braze.web_sdk.enforce", "unknown key"),
     ])
     func badSectionsAreRefusedNamingTheKey(lines: String, key: String, fragment: String) {
         let message = error(lines)
@@ -237,10 +237,10 @@ gi7D0P2fOxBIe3zB4vES092LOgJYcJMShAQ418u9yqwjqmLCgiqlKHSxAkEAkJ6S
     func post(_ client: any TestClientProtocol, _ uri: String, _ body: String, origin: String? = nil) async throws -> (HTTPResponse.Status, [String: Any], HTTPFields) {
         var headers: HTTPFields = [.contentType: "text/plain;charset=UTF-8"]
         if let origin { headers[.origin] = origin }
-        return try await client.execute(uri: uri, method: .post, headers: headers, body: ByteBuffer(string: body)) { response in
-            let json = (try? JSONSerialization.jsonObject(with: Data(buffer: response.body))) as? [String: Any] ?? [:]
-            return (response.status, json, response.headers)
+        let (status, data, answerHeaders) = try await client.execute(uri: uri, method: .post, headers: headers, body: ByteBuffer(string: body)) { response in
+            (response.status, Data(buffer: response.body), response.headers)
         }
+        return (status, (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:], answerHeaders)
     }
 
     func subject(_ token: Any?) async throws -> String {
@@ -266,23 +266,23 @@ gi7D0P2fOxBIe3zB4vES092LOgJYcJMShAQ418u9yqwjqmLCgiqlKHSxAkEAkJ6S
 
     @Test(arguments: [
         // (body, status, error)
-        (body(nil), 403, "anonymous"),
-        (body(#"{"id":"7001"}"#), 403, "unsigned"),
-        (body(#"{"id":"7001","email":"a@b.c","ts":"1795427995","sig":"00"}"#), 403, "bad_signature"),
+        (BrazeTokenEndpointTests.body(nil), 403, "anonymous"),
+        (BrazeTokenEndpointTests.body(#"{"id":"7001"}"#), 403, "unsigned"),
+        (BrazeTokenEndpointTests.body(#"{"id":"7001","email":"a@b.c","ts":"1795427995","sig":"00"}"#), 403, "bad_signature"),
         // Customer A's signature with customer B's id (a visitor naming another customer).
-        (body(claim("2002", signedId: "7001")), 403, "bad_signature"),
+        (BrazeTokenEndpointTests.body(BrazeTokenEndpointTests.claim("2002", signedId: "7001")), 403, "bad_signature"),
         // A's signature with another email (the email strategies would name someone else).
-        (body(claim("7001").replacingOccurrences(of: "ada@example.com", with: "eve@example.com")), 403, "bad_signature"),
+        (BrazeTokenEndpointTests.body(BrazeTokenEndpointTests.claim("7001").replacingOccurrences(of: "ada@example.com", with: "eve@example.com")), 403, "bad_signature"),
         // A valid signature from shop C, replayed on shop A.
-        (body(claim("7001", shop: "c-shop.myshopify.com", secret: "snippet-secret-c")), 403, "bad_signature"),
+        (BrazeTokenEndpointTests.body(BrazeTokenEndpointTests.claim("7001", shop: "c-shop.myshopify.com", secret: "snippet-secret-c")), 403, "bad_signature"),
         // Signed for shop A with shop C's secret.
-        (body(claim("7001", secret: "snippet-secret-c")), 403, "bad_signature"),
+        (BrazeTokenEndpointTests.body(BrazeTokenEndpointTests.claim("7001", secret: "snippet-secret-c")), 403, "bad_signature"),
         // A stale page's signature, replayed after the claim's 48 h.
-        (body(claim("7001", ageSeconds: 49 * 3600)), 403, "expired_signature"),
-        (body(claim("7001", ageSeconds: -3600)), 403, "expired_signature"),
+        (BrazeTokenEndpointTests.body(BrazeTokenEndpointTests.claim("7001", ageSeconds: 49 * 3600)), 403, "expired_signature"),
+        (BrazeTokenEndpointTests.body(BrazeTokenEndpointTests.claim("7001", ageSeconds: -3600)), 403, "expired_signature"),
         // Shop B has no web_sdk.
-        (body(claim("7001"), writeKey: "pk_b_1"), 404, "web_sdk_not_enabled"),
-        (body(claim("7001"), writeKey: "pk_nope"), 401, "unknown_write_key"),
+        (BrazeTokenEndpointTests.body(BrazeTokenEndpointTests.claim("7001"), writeKey: "pk_b_1"), 404, "web_sdk_not_enabled"),
+        (BrazeTokenEndpointTests.body(BrazeTokenEndpointTests.claim("7001"), writeKey: "pk_nope"), 401, "unknown_write_key"),
         ("not json", 400, "invalid_json"),
         ("[1,2]", 400, "invalid_json"),
         (#"{"write_key":"pk_a_1","customer":{"id":{"nested":[1]}}}"#, 403, "anonymous"),

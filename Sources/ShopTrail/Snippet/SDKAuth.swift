@@ -1,4 +1,5 @@
 import Crypto
+import CryptoExtras
 import Foundation
 import JWTKit
 
@@ -38,14 +39,11 @@ public enum SDKAuthKeys {
         guard text.contains("-----BEGIN") else {
             return "is not a PEM (-----BEGIN PRIVATE KEY----- or -----BEGIN RSA PRIVATE KEY-----); RS256 needs an RSA private key"
         }
-        do {
-            _ = try Insecure.RSA.PrivateKey(pem: text)
-            return nil
-        } catch RSAError.keySizeTooSmall {
+        if (try? Insecure.RSA.PrivateKey(pem: text)) != nil { return nil }
+        if let key = try? _RSA.Signing.PrivateKey(unsafePEMRepresentation: text), key.keySizeInBits < 2048 {
             return "is an RSA key of fewer than 2048 bits; RS256 needs 2048 or more"
-        } catch {
-            return "is not an RSA private key in PEM usable for RS256 (an EC or Ed25519 key, or a damaged PEM)"
         }
+        return "is not an RSA private key in PEM usable for RS256 (an EC or Ed25519 key, or a damaged PEM)"
     }
 
     /// The `kid` of a public key: the first 16 hex digits of the SHA-256 of its DER form.
@@ -117,7 +115,8 @@ public struct SDKAuthVerifier: Sendable {
     public init(publicKeys: [(pem: String, kid: String)]) async throws {
         let collection = JWTKeyCollection()
         for (pem, kid) in publicKeys {
-            await collection.add(rsa: try Insecure.RSA.PublicKey(pem: pem), digestAlgorithm: .sha256, kid: JWKIdentifier(string: kid))
+            let key = try Insecure.RSA.PublicKey(pem: pem)
+            await collection.add(rsa: key, digestAlgorithm: .sha256, kid: JWKIdentifier(string: kid))
         }
         keys = collection
         kids = publicKeys.map(\.kid)
@@ -138,7 +137,7 @@ public struct SDKAuthVerifier: Sendable {
         guard header["alg"]?.stringValue == "RS256" else { throw .algorithm }
         let claims: SDKAuthClaims
         do {
-            // A kid we do not list falls back to trying every listed key (tokens from before kids were set).
+            // An unlisted kid is no excuse: every listed key is tried, and only those.
             claims = try await keys.verify(token, as: SDKAuthClaims.self, iteratingKeys: true)
         } catch {
             throw .signature
