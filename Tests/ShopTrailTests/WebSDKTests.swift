@@ -74,7 +74,8 @@ gi7D0P2fOxBIe3zB4vES092LOgJYcJMShAQ418u9yqwjqmLCgiqlKHSxAkEAkJ6S
         let token = try await SDKTokenMinter(config: config).mint(externalId: "7001234567890", now: now)
         #expect(token.expiresAt == 1_795_428_000 + 900)
         let parts = token.token.split(separator: ".").map(String.init)
-        let header = try #require(try JSONParser.parse(Array(try #require(Data(base64URL: parts[0])))).objectValue)
+        let headerData = try #require(Data(base64URL: parts[0]))
+        let header = try #require(try JSONParser.parse(Array(headerData)).objectValue)
         #expect(header["alg"]?.stringValue == "RS256" && header["typ"]?.stringValue == "JWT")
         let kid = try SDKAuthKeys.publicKey(privateKeyPEM: Secret(TestRSA.current)).kid
         #expect(header["kid"]?.stringValue == kid && kid.count == 16)
@@ -377,10 +378,10 @@ gi7D0P2fOxBIe3zB4vES092LOgJYcJMShAQ418u9yqwjqmLCgiqlKHSxAkEAkJ6S
     static func browseAndOrder(_ p: IdentityScenarioTests.Pipeline, visitor: String) async throws {
         try await sdkAnonymousUser(p, visitor: visitor)
         try await p.send(visitor, [("e1", "product_viewed", 1, IdentityScenarioTests.product(5)), ("e2", "cart_updated", 2, IdentityScenarioTests.cart("tokS", lines: [(5, 1)]))])
-        try await p.temp.store.append([NewEvent(shop: IdentityScenarioTests.shop, source: .pixel, eventId: "px-s", name: "checkout_started", visitorId: visitor, sessionId: nil,
+        _ = try await p.temp.store.append([NewEvent(shop: IdentityScenarioTests.shop, source: .pixel, eventId: "px-s", name: "checkout_started", visitorId: visitor, sessionId: nil,
                                                 clientTime: nil, time: p.t0 + 3 * 60_000, receivedAt: SystemClock().now(), context: nil,
                                                 properties: #"{"checkout":{"token":"ckS","cart_token":"tokS"}}"#)])
-        try await p.temp.store.append([NewEvent(shop: IdentityScenarioTests.shop, source: .webhook, eventId: "wh-s", name: "orders/create", visitorId: nil, sessionId: nil,
+        _ = try await p.temp.store.append([NewEvent(shop: IdentityScenarioTests.shop, source: .webhook, eventId: "wh-s", name: "orders/create", visitorId: nil, sessionId: nil,
                                                 clientTime: nil, time: p.t0 + 4 * 60_000, receivedAt: SystemClock().now(), context: nil,
                                                 properties: #"{"id":5501,"checkout_token":"ckS","customer":{"id":6006,"email":"s@example.com"}}"#)])
         try await p.flush()
