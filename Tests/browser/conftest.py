@@ -102,62 +102,38 @@ class Kit:
         self.sandbox = match.group(1) if match else None
 
     def config_yaml(self):
-        d, p, a, k, kp = SHOPS["direct"], SHOPS["proxy"], SHOPS["abandon"], SHOPS["sdk"], SHOPS["sdkproxy"]
+        proxy = "\n    app_proxy:\n      subpath_prefix: apps\n      subpath: shoptrail"
+        shops = [
+            self.shop_yaml("direct", origins=["direct", "inline"]),
+            self.shop_yaml("proxy", proxy),
+            self.shop_yaml("abandon", f"\n    abandonment:\n      allow_short_windows: true\n      cart:\n        window: {CART_WINDOW_SECONDS}s"),
+            self.shop_yaml("sdk", self.web_sdk_yaml("sdk")),
+            self.shop_yaml("sdkproxy", proxy + self.web_sdk_yaml("sdkproxy")),
+        ]
         return f"""
 server:
   public_url: "{self.base}"
   port: {self.port}
   data_dir: ./data
   admin_token: "{ADMIN_TOKEN}"
-shops:
-  - domain: {d['domain']}
-    write_key: {d['write_key']}
-    allowed_origins: ["http://127.0.0.1:{self.ports['direct']}", "http://127.0.0.1:{self.ports['inline']}"]
-    snippet_secret: "{d['snippet_secret']}"
+shops:""" + "".join(shops) + "\n"
+
+    def shop_yaml(self, name, extra="", origins=None):
+        """One `shops:` entry: the shop's keys, its storefronts' origins, then `extra` (more keys of the entry)."""
+        s = SHOPS[name]
+        allowed = ", ".join(f'"http://127.0.0.1:{self.ports[o]}"' for o in origins or [name])
+        return f"""
+  - domain: {s['domain']}
+    write_key: {s['write_key']}
+    allowed_origins: [{allowed}]
+    snippet_secret: "{s['snippet_secret']}"
     shopify:
-      api_secret: "{d['api_secret']}"
-  - domain: {p['domain']}
-    write_key: {p['write_key']}
-    allowed_origins: ["http://127.0.0.1:{self.ports['proxy']}"]
-    snippet_secret: "{p['snippet_secret']}"
-    shopify:
-      api_secret: "{p['api_secret']}"
-    app_proxy:
-      subpath_prefix: apps
-      subpath: shoptrail
-  - domain: {a['domain']}
-    write_key: {a['write_key']}
-    allowed_origins: ["http://127.0.0.1:{self.ports['abandon']}"]
-    snippet_secret: "{a['snippet_secret']}"
-    shopify:
-      api_secret: "{a['api_secret']}"
-    abandonment:
-      allow_short_windows: true
-      cart:
-        window: {CART_WINDOW_SECONDS}s
-  - domain: {k['domain']}
-    write_key: {k['write_key']}
-    allowed_origins: ["http://127.0.0.1:{self.ports['sdk']}"]
-    snippet_secret: "{k['snippet_secret']}"
-    shopify:
-      api_secret: "{k['api_secret']}"
-    braze:
-      web_sdk:{self.web_sdk_yaml('sdk')}
-  - domain: {kp['domain']}
-    write_key: {kp['write_key']}
-    allowed_origins: ["http://127.0.0.1:{self.ports['sdkproxy']}"]
-    snippet_secret: "{kp['snippet_secret']}"
-    shopify:
-      api_secret: "{kp['api_secret']}"
-    app_proxy:
-      subpath_prefix: apps
-      subpath: shoptrail
-    braze:
-      web_sdk:{self.web_sdk_yaml('sdkproxy')}
-"""
+      api_secret: {json.dumps(s['api_secret'])}""" + extra
 
     def web_sdk_yaml(self, name):
         return f"""
+    braze:
+      web_sdk:
         api_key_env: SHOPTRAIL_TEST_BRAZE_WEB_KEY
         sdk_endpoint: {WEB_SDK_ENDPOINT}
         sdk_url: "http://127.0.0.1:{self.ports[name]}/__braze/sdk.js"

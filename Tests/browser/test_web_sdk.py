@@ -8,16 +8,9 @@ from selenium.webdriver.common.by import By
 
 from conftest import SHOPS, WEB_SDK_API_KEY, WEB_SDK_ENDPOINT, http, wait_for
 from storefront import CUSTOMER
+from test_storefront import go, settings
 
 CUSTOMER_ID = str(CUSTOMER["id"])
-
-
-def go(driver, sf, path):
-    driver.get(sf.origin + path)
-
-
-def settings(driver, sf, **kw):
-    go(driver, sf, "/__settings?" + "&".join(f"{k}={v}" for k, v in kw.items()))
 
 
 def state(driver):
