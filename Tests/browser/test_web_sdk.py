@@ -128,7 +128,7 @@ def test_a_forged_customer_gets_no_token(kit, browser):
     assert status == 403 and answer["error"] == "bad_signature" and "token" not in answer
 
 
-@pytest.mark.parametrize("failure", ["braze404", "brazethrow"])
+@pytest.mark.parametrize("failure", ["braze404", "brazethrow", "brazecsp"])
 def test_the_theme_and_the_tracker_keep_working_when_the_sdk_fails(kit, browser, failure):
     sf = kit.storefront("sdk")
     settings(browser, sf, **{"break": failure})
@@ -144,3 +144,5 @@ def test_the_theme_and_the_tracker_keep_working_when_the_sdk_fails(kit, browser,
     errors = browser.execute_script("return window.__errors")
     # Only the broken SDK's own error, never one of ours.
     assert all("the SDK broke" in e for e in errors), errors
+    if failure == "brazecsp":
+        assert browser.execute_script("return typeof window.braze") == "undefined", "the policy blocked the SDK"
