@@ -19,7 +19,11 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
-        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        // 4.x: jwt-kit 5 needs swift-crypto 4.1 or later (the HMAC/SHA-256 API used here is unchanged).
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        // SDK Authentication JWTs; 5.8 would add swift-extras-base64 as one more package.
+        .package(url: "https://github.com/vapor/jwt-kit.git", .upToNextMinor(from: "5.7.1")),
+        // The PostgreSQL storage engine (several instances on one database).
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
@@ -35,6 +39,9 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+                // Only to tell a too-small RSA key from a non-RSA one in config errors (jwt-kit's own error is internal).
+                .product(name: "CryptoExtras", package: "swift-crypto"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),
@@ -68,6 +75,8 @@ let package = Package(
                 "BrazeSandbox",
                 "ShopifyAdminEmulator",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                // Test keys for SDK Authentication (RSA generation).
+                .product(name: "CryptoExtras", package: "swift-crypto"),
             ]
         ),
         .testTarget(

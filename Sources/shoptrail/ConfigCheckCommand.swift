@@ -15,6 +15,12 @@ struct ConfigCheckCommand: AsyncParsableCommand {
         for shop in config.shops {
             print("shop \(shop.domain): write_key=\(shop.writeKey) origins=\(shop.allowedOrigins.joined(separator: ",")) snippet_secret=\(shop.snippetSecret == nil ? "unset" : "set") shopify.api_secret=\(shop.shopify.apiSecret == nil ? "unset" : "set")")
             print("  braze: \(shop.braze.isDryRun ? "dry-run" : shop.braze.restEndpoint ?? "") external_id=\(shop.braze.externalId.rawValue) anonymous=\(shop.braze.anonymous.rawValue) events=\(shop.braze.events.rawValue)")
+            if let sdk = shop.braze.webSDK, let current = try? SDKAuthKeys.publicKey(privateKeyPEM: sdk.jwtPrivateKey, keyId: sdk.jwtKeyId) {
+                // Public halves only: what Braze's dashboard (Settings > App Settings > SDK Authentication) needs.
+                let previous = sdk.jwtPreviousPrivateKey.flatMap { try? SDKAuthKeys.publicKey(privateKeyPEM: $0) }
+                print("  web_sdk: sdk_url=\(sdk.scriptURL) sdk_endpoint=\(sdk.sdkEndpoint) in_browser_messages=\(sdk.inBrowserMessages) content_cards=\(sdk.contentCards) token_ttl=\(sdk.tokenTTLSeconds)s kid=\(current.kid)\(previous.map { " previous_kid=\($0.kid)" } ?? "")")
+                print("  web_sdk public key (add it to Braze):\n\(current.pem)")
+            }
         }
         print("ok")
     }

@@ -11,6 +11,7 @@ import Testing
 
     @Test func embeddedAssetsMatchTheirSources() throws {
         #expect(EmbeddedAssets.trackerJavaScript == (try file("Public/shoptrail.min.js")))
+        #expect(EmbeddedAssets.brazeLoaderJavaScript == (try file("Public/braze-loader.min.js")))
         #expect(EmbeddedAssets.snippetTemplate == (try file("Templates/shoptrail.liquid.mustache")))
         #expect(EmbeddedAssets.pixelTemplate == (try file("Templates/pixel.js.mustache")))
     }
@@ -19,6 +20,8 @@ import Testing
         let digest = SHA256.hash(data: Array(EmbeddedAssets.trackerJavaScript.utf8)).map { String(format: "%02x", $0) }.joined()
         #expect(digest == EmbeddedAssets.trackerSHA256)
         #expect(TrackerAsset.embedded.version == String(digest.prefix(12)))
+        let loader = SHA256.hash(data: Array(EmbeddedAssets.brazeLoaderJavaScript.utf8)).map { String(format: "%02x", $0) }.joined()
+        #expect(TrackerAsset.brazeLoader.version == String(loader.prefix(12)) && loader == EmbeddedAssets.brazeLoaderSHA256)
     }
 
     @Test func gzipBuildIsAGzipStreamSmallerThanTheCode() {
@@ -29,6 +32,8 @@ import Testing
         // ISIZE (last four bytes, little endian) is the uncompressed length.
         let size = gz.suffix(4).reversed().reduce(0) { $0 << 8 | Int($1) }
         #expect(size == EmbeddedAssets.trackerJavaScript.utf8.count)
+        let loader = TrackerAsset.brazeLoader.gzipped
+        #expect(loader.starts(with: [0x1f, 0x8b, 0x08]) && loader.suffix(4).reversed().reduce(0) { $0 << 8 | Int($1) } == EmbeddedAssets.brazeLoaderJavaScript.utf8.count)
     }
 
     @Test func trackerCanBeInlinedInLiquidAndHTML() {

@@ -24,7 +24,23 @@ SHOPS = {
     "proxy": {"domain": "kit-proxy.myshopify.com", "write_key": "pk_kit_proxy", "snippet_secret": "snippet-secret-proxy", "api_secret": "api-secret-proxy"},
     # Abandonment on, with a window of seconds (allow_short_windows is for tests and demos).
     "abandon": {"domain": "kit-abandon.myshopify.com", "write_key": "pk_kit_abandon", "snippet_secret": "snippet-secret-abandon", "api_secret": "api-secret-abandon"},
+    # The Braze Web SDK (braze.web_sdk), with SDK Authentication: tokens through the signed customer, or the App Proxy.
+    "sdk": {"domain": "kit-sdk.myshopify.com", "write_key": "pk_kit_sdk", "snippet_secret": "snippet-secret-sdk", "api_secret": "api-secret-sdk"},
+    "sdkproxy": {"domain": "kit-sdkproxy.myshopify.com", "write_key": "pk_kit_sdkproxy", "snippet_secret": "snippet-secret-sdkproxy", "api_secret": "api-secret-sdkproxy"},
 }
+WEB_SDK_API_KEY = "web-api-key-for-tests"
+WEB_SDK_ENDPOINT = "sdk.test.braze.eu"
+
+
+def rsa_key_pair():
+    """A fresh 2048-bit RSA key pair (PEM private, PEM public) for the SDK Authentication tests."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+    public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    return private, public
 CART_WINDOW_SECONDS = 3
 
 
@@ -68,13 +84,16 @@ class Kit:
     def __init__(self, tmp: Path):
         self.tmp = tmp
         self.port = free_port()
-        self.ports = {"direct": free_port(), "proxy": free_port(), "inline": free_port(), "abandon": free_port()}
+        self.ports = {"direct": free_port(), "proxy": free_port(), "inline": free_port(), "abandon": free_port(), "sdk": free_port(), "sdkproxy": free_port()}
+        # The server reads the web SDK's keys from the environment, as an operator would set them.
+        self.jwt_private_key, self.jwt_public_key = rsa_key_pair()
+        self.env = env = dict(os.environ, SHOPTRAIL_TEST_BRAZE_WEB_KEY=WEB_SDK_API_KEY, SHOPTRAIL_TEST_JWT_KEY=self.jwt_private_key)
         self.base = f"http://127.0.0.1:{self.port}"
         self.config_path = tmp / "shoptrail.yml"
         self.config_path.write_text(self.config_yaml())
         self.db_path = tmp / "data" / "shoptrail.sqlite"
         self.out = open(tmp / "server.log", "w+")
-        self.proc = subprocess.Popen([binary(), "serve", "--config", str(self.config_path), "--sandbox-port", "0", "--log-level", "debug"], cwd=tmp, stdout=self.out, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen([binary(), "serve", "--config", str(self.config_path), "--sandbox-port", "0", "--log-level", "debug"], cwd=tmp, stdout=self.out, stderr=subprocess.STDOUT, env=env)
         wait_for(lambda: "is running on" in (tmp / "server.log").read_text() or self.proc.poll() is not None, 60, message="server banner")
         assert self.proc.poll() is None, (tmp / "server.log").read_text()
         self.storefronts = {}
@@ -83,40 +102,42 @@ class Kit:
         self.sandbox = match.group(1) if match else None
 
     def config_yaml(self):
-        d, p, a = SHOPS["direct"], SHOPS["proxy"], SHOPS["abandon"]
+        proxy = "\n    app_proxy:\n      subpath_prefix: apps\n      subpath: shoptrail"
+        shops = [
+            self.shop_yaml("direct", origins=["direct", "inline"]),
+            self.shop_yaml("proxy", proxy),
+            self.shop_yaml("abandon", f"\n    abandonment:\n      allow_short_windows: true\n      cart:\n        window: {CART_WINDOW_SECONDS}s"),
+            self.shop_yaml("sdk", self.web_sdk_yaml("sdk")),
+            self.shop_yaml("sdkproxy", proxy + self.web_sdk_yaml("sdkproxy")),
+        ]
         return f"""
 server:
   public_url: "{self.base}"
   port: {self.port}
   data_dir: ./data
   admin_token: "{ADMIN_TOKEN}"
-shops:
-  - domain: {d['domain']}
-    write_key: {d['write_key']}
-    allowed_origins: ["http://127.0.0.1:{self.ports['direct']}", "http://127.0.0.1:{self.ports['inline']}"]
-    snippet_secret: "{d['snippet_secret']}"
+shops:""" + "".join(shops) + "\n"
+
+    def shop_yaml(self, name, extra="", origins=None):
+        """One `shops:` entry: the shop's keys, its storefronts' origins, then `extra` (more keys of the entry)."""
+        s = SHOPS[name]
+        allowed = ", ".join(f'"http://127.0.0.1:{self.ports[o]}"' for o in origins or [name])
+        return f"""
+  - domain: {s['domain']}
+    write_key: {s['write_key']}
+    allowed_origins: [{allowed}]
+    snippet_secret: "{s['snippet_secret']}"
     shopify:
-      api_secret: "{d['api_secret']}"
-  - domain: {p['domain']}
-    write_key: {p['write_key']}
-    allowed_origins: ["http://127.0.0.1:{self.ports['proxy']}"]
-    snippet_secret: "{p['snippet_secret']}"
-    shopify:
-      api_secret: "{p['api_secret']}"
-    app_proxy:
-      subpath_prefix: apps
-      subpath: shoptrail
-  - domain: {a['domain']}
-    write_key: {a['write_key']}
-    allowed_origins: ["http://127.0.0.1:{self.ports['abandon']}"]
-    snippet_secret: "{a['snippet_secret']}"
-    shopify:
-      api_secret: "{a['api_secret']}"
-    abandonment:
-      allow_short_windows: true
-      cart:
-        window: {CART_WINDOW_SECONDS}s
-"""
+      api_secret: {json.dumps(s['api_secret'])}""" + extra
+
+    def web_sdk_yaml(self, name):
+        return f"""
+    braze:
+      web_sdk:
+        api_key_env: SHOPTRAIL_TEST_BRAZE_WEB_KEY
+        sdk_endpoint: {WEB_SDK_ENDPOINT}
+        sdk_url: "http://127.0.0.1:{self.ports[name]}/__braze/sdk.js"
+        jwt_private_key_env: SHOPTRAIL_TEST_JWT_KEY"""
 
     def snippet(self, shop, inline=False):
         status, _, body = http("GET", f"{self.base}/v1/shops/{SHOPS[shop]['domain']}/snippet.liquid" + ("?inline=1" if inline else ""),

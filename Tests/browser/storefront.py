@@ -11,8 +11,12 @@ It is written for the browser tests only. What it emulates, and how (shared/refe
 - the Customer Privacy API: `Shopify.loadFeatures` loads `Shopify.customerPrivacy` asynchronously;
   consent is required or not by region; `setTrackingConsent` fires `visitorConsentCollected`;
 - the App Proxy: POST /apps/shoptrail/… is forwarded to the ShopTrail server with Shopify's query
-  parameters and signature (HMAC-SHA256 with the app's API secret).
-Test settings come from cookies set by GET /__settings?region=eu&break=fetch,storage&privacy=preloaded.
+  parameters and signature (HMAC-SHA256 with the app's API secret);
+- a stand-in for the Braze Web SDK at GET /__braze/sdk.js (braze_standin.js), the sdk_url of the
+  web_sdk shops; `break=braze404` answers 404, `break=brazethrow` serves a script that throws,
+  `break=brazecsp` sends pages with a Content Security Policy that blocks it.
+Test settings come from cookies set by GET /__settings?region=eu&break=fetch,storage&privacy=preloaded;
+`forge=1` renders the customer's signature as zeros (a visitor who edited the page).
 """
 import email.parser
 import email.policy
@@ -348,6 +352,12 @@ class StorefrontHandler(BaseHTTPRequestHandler):
             return self.send(200, "settings saved", "text/plain", headers)
         if path == "/assets/theme.js":
             return self.send(200, (THEME / "assets" / "theme.js").read_text(), "application/javascript")
+        if path == "/__braze/sdk.js":
+            breaks = set(self.settings().get("st_break", "").split(","))
+            if "braze404" in breaks:
+                return self.send(404, "not found", "text/plain")
+            body = "throw new Error('the SDK broke');" if "brazethrow" in breaks else (THEME.parent / "braze_standin.js").read_text()
+            return self.send(200, body, "application/javascript")
         session = sf.session(self)
         if path == "/cart.js":
             return self.send_json(session.cart.json())
@@ -392,7 +402,16 @@ class StorefrontHandler(BaseHTTPRequestHandler):
             page = "customers/account"
         if not page:
             return self.send(404, "not found", "text/plain")
-        self.send(200, sf.render(page, self, session, self.locale, page, extra))
+        html = sf.render(page, self, session, self.locale, page, extra)
+        if self.settings().get("st_forge"):
+            # The customer claim as a visitor who edited it would send it: the signature no longer matches.
+            html = re.sub(r"(&quot;sig&quot;:&quot;)[0-9a-f]{64}", lambda m: m.group(1) + "0" * 64, html)
+        headers = []
+        if "brazecsp" in self.settings().get("st_break", "").split(","):
+            # A shop whose Content Security Policy allows its theme and ShopTrail's scripts, not the Braze SDK's URL.
+            server = sf.proxy_target.rsplit("/proxy", 1)[0] if sf.proxy_target else ""
+            headers.append(("Content-Security-Policy", f"script-src 'unsafe-inline' {sf.origin}/assets/ {server}/sdk/"))
+        self.send(200, html, headers=headers)
 
     def do_POST(self):
         sf = self.storefront

@@ -28,12 +28,14 @@ def test_tracker_is_within_its_size_budget(capsys):
     assert gz <= size_check.LIMIT
 
 
-def test_tracker_parses_as_es2017_and_uses_one_global(tmp_path):
-    # node --check parses the build; a sandboxed run shows that loading it defines only window.ShopTrail.
+@pytest.mark.parametrize("script", ["shoptrail.min.js", "braze-loader.min.js"])
+def test_tracker_parses_as_es2017_and_uses_one_global(tmp_path, script):
+    # node --check parses the build; a sandboxed run shows that loading it defines only window.ShopTrail
+    # (the Braze loader lives in the tracker's namespace too).
     node = shutil.which("node")
     if not node:
         pytest.skip("node is not installed")
-    assert subprocess.run([node, "--check", str(ROOT / "Public" / "shoptrail.min.js")]).returncode == 0
+    assert subprocess.run([node, "--check", str(ROOT / "Public" / script)]).returncode == 0
     probe = tmp_path / "probe.js"
     probe.write_text("""
 const vm = require('vm'), fs = require('fs');
@@ -43,7 +45,7 @@ const before = new Set(Object.keys(window));
 vm.runInNewContext(fs.readFileSync(process.argv[2], 'utf8'), { window, document: window.document, location: {}, navigator: {} });
 console.log(JSON.stringify(Object.keys(window).filter((k) => !before.has(k))));
 """)
-    out = subprocess.run([node, str(probe), str(ROOT / "Public" / "shoptrail.min.js")], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([node, str(probe), str(ROOT / "Public" / script)], capture_output=True, text=True, check=True).stdout
     assert json.loads(out) == ["ShopTrail"]
 
 
@@ -136,7 +138,7 @@ def test_snippet_renders_page_data_through_json_only_and_skips_the_theme_editor(
 
 def test_cli_prints_what_the_admin_endpoint_serves(kit):
     for shop, command in [("direct", "snippet"), ("proxy", "snippet"), ("direct", "pixel")]:
-        out = subprocess.run([binary(), command, "--shop", SHOPS[shop]["domain"], "--config", str(kit.config_path)], capture_output=True, text=True, cwd=kit.tmp)
+        out = subprocess.run([binary(), command, "--shop", SHOPS[shop]["domain"], "--config", str(kit.config_path)], capture_output=True, text=True, cwd=kit.tmp, env=kit.env)
         assert out.returncode == 0, out.stderr
         path = "snippet.liquid" if command == "snippet" else "pixel.js"
         status, _, body = http("GET", f"{kit.base}/v1/shops/{SHOPS[shop]['domain']}/{path}", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
@@ -144,7 +146,7 @@ def test_cli_prints_what_the_admin_endpoint_serves(kit):
     assert '"endpoint":"/apps/shoptrail/v1/batch"' in kit.snippet("proxy")
     status, _, body = http("GET", f"{kit.base}/v1/shops/{SHOPS['direct']['domain']}/snippet.liquid")
     assert status == 401 and b"snippet-secret" not in body
-    bad = subprocess.run([binary(), "snippet", "--shop", "nope.myshopify.com", "--config", str(kit.config_path)], capture_output=True, text=True)
+    bad = subprocess.run([binary(), "snippet", "--shop", "nope.myshopify.com", "--config", str(kit.config_path)], capture_output=True, text=True, env=kit.env)
     assert bad.returncode != 0 and "no shop 'nope.myshopify.com'" in bad.stderr
 
 

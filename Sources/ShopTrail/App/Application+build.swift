@@ -38,8 +38,10 @@ public func buildRouter(_ deps: AppDependencies) -> Router<ShopTrailRequestConte
     collector.addRoutes(to: router)
     // The storefront kit: tracker, admin snippet/pixel, App Proxy and Custom Pixel beacons.
     SDKController().addRoutes(to: router)
+    SDKController(path: SDKController.brazeLoaderPath, asset: .brazeLoader).addRoutes(to: router)
     SnippetController(config: deps.config, adminToken: deps.adminToken ?? deps.config.server.adminToken).addRoutes(to: router)
     AppProxyController(collector: collector).addRoutes(to: router)
+    BrazeTokenController(config: deps.config, clock: deps.clock, rateLimits: rateLimits, logger: deps.logger).addRoutes(to: router)
     PixelCollectorController(collector: collector).addRoutes(to: router)
     WebhookController(config: deps.config, store: deps.store, clock: deps.clock, logger: deps.logger).addRoutes(to: router)
     if let sqlite = deps.store as? SQLiteEventStore {

@@ -124,7 +124,7 @@ public enum ConfigLoader {
                 let b = try MappingReader(node, path: "\(path).braze", allowed: [
                     "rest_endpoint", "api_key", "api_key_env", "external_id", "anonymous", "events", "hold_days", "browsing_events",
                     "email_subscription_group_id", "sms_subscription_group_id", "catalog", "track_objects_per_request",
-                    "customer_id_alias_label",
+                    "customer_id_alias_label", "web_sdk",
                 ])
                 if let endpoint = try b.string("rest_endpoint") {
                     guard isHTTPURL(endpoint) else { throw b.error("rest_endpoint", "must be an https:// URL like https://rest.fra-02.braze.eu, got '\(endpoint)'") }
@@ -153,6 +153,7 @@ public enum ConfigLoader {
                     braze.customerIdAliasLabel = label
                     explicitAliasLabels.insert(i)
                 }
+                if let node = b.node("web_sdk") { braze.webSDK = try webSDKConfig(node, path: "\(path).braze.web_sdk", env: env) }
                 braze.emailSubscriptionGroupId = try b.string("email_subscription_group_id")
                 braze.smsSubscriptionGroupId = try b.string("sms_subscription_group_id")
                 if let node = b.node("catalog") {

@@ -246,6 +246,8 @@ public struct BrazeConfig: Sendable, Equatable {
     /// The label of the `shopify_customer_id` user alias Braze's connector puts on identified profiles
     /// (`shopify_customer_id_<store>` when several stores share the config, as Braze names it then).
     public var customerIdAliasLabel = "shopify_customer_id"
+    /// The Braze Web SDK in the storefront, with SDK Authentication (`braze.web_sdk`); nil: not loaded.
+    public var webSDK: WebSDKConfig?
 
     public init(restEndpoint: String? = nil, apiKey: Secret? = nil, externalId: ExternalIdStrategy = .customerId, anonymous: AnonymousMode = .hold, events: EventNaming = .ecommerce) {
         self.restEndpoint = restEndpoint

@@ -193,9 +193,12 @@ public struct StorefrontProcessor: Sendable {
         }
         let target = BrazeTarget.externalId(externalId)
 
-        // Forward mode: merge the visitor's alias profile into the customer once, before anything is
-        // sent under the external id. A visitor re-linked to another customer keeps its alias where it went.
-        if shop.braze.anonymous == .forward, visitor.hasAliasProfile, visitor.aliasIdentifiedAs == nil, previous == nil {
+        // Merge the visitor's alias profile into the customer once, before anything is sent under the
+        // external id. It exists when forward mode sent something under the alias, or may exist when the
+        // Braze Web SDK is on: its anonymous user carries the same alias in both modes (docs/web-sdk.md).
+        // A visitor re-linked to another customer keeps its alias where it went.
+        let aliasProfile = (shop.braze.anonymous == .forward && visitor.hasAliasProfile) || shop.braze.webSDK != nil
+        if aliasProfile, visitor.aliasIdentifiedAs == nil, previous == nil {
             ops.identify(visitor: visitor.id, externalId: externalId)
             visitor.aliasIdentifiedAs = externalId
         }

@@ -17,16 +17,9 @@ public struct AppProxyController: Sendable {
     }
 
     func receive(_ request: Request) async -> Response {
-        let config = ingest.collector.config
-        let now = ingest.collector.clock.now() / 1000
         let identity: AppProxyIdentity
         do throws(APIError) {
-            // `shop` only picks the secret to verify with; nothing is trusted until the signature matches.
-            let claimed = AppProxySignature.parse(request.uri.query ?? "").first { $0.name == "shop" }?.value ?? ""
-            guard let shop = config.shop(domain: claimed), shop.appProxy != nil, let secret = shop.shopify.apiSecret else {
-                throw APIError(.forbidden, "app_proxy_not_configured", "shop '\(IncomingBatch.truncate(claimed))' has no app_proxy in the configuration", field: "shop")
-            }
-            identity = try AppProxySignature.verify(query: request.uri.query, secrets: [secret], now: now)
+            identity = try Self.identity(request, config: ingest.collector.config, now: ingest.collector.clock.now() / 1000)
         } catch {
             ingest.collector.logger.debug("app proxy request refused", metadata: ["error": .string(error.code)])
             return error.plainResponse()
@@ -36,5 +29,16 @@ public struct AppProxyController: Sendable {
                 throw APIError(.forbidden, "shop_mismatch", "the write_key belongs to \(shop.domain), but the App Proxy request is for \(identity.shop)", field: "write_key")
             }
         }, verified: ServerContext.verified(identity))
+    }
+
+    /// The shop and customer of a request Shopify forwarded through the App Proxy, signature verified
+    /// with the shop's `shopify.api_secret` (beacons and SDK tokens alike).
+    static func identity(_ request: Request, config: ShopTrailConfig, now: Int64) throws(APIError) -> AppProxyIdentity {
+        // `shop` only picks the secret to verify with; nothing is trusted until the signature matches.
+        let claimed = AppProxySignature.parse(request.uri.query ?? "").first { $0.name == "shop" }?.value ?? ""
+        guard let shop = config.shop(domain: claimed), shop.appProxy != nil, let secret = shop.shopify.apiSecret else {
+            throw APIError(.forbidden, "app_proxy_not_configured", "shop '\(IncomingBatch.truncate(claimed))' has no app_proxy in the configuration", field: "shop")
+        }
+        return try AppProxySignature.verify(query: request.uri.query, secrets: [secret], now: now)
     }
 }

@@ -1,19 +1,26 @@
 import Hummingbird
 import NIOCore
 
-/// `GET /sdk/v1/shoptrail.js`: the tracker, gzip when accepted, with an ETag and long-lived caching.
+/// `GET /sdk/v1/shoptrail.js`: the tracker (and `/sdk/v1/braze-loader.js`, the Braze Web SDK loader),
+/// gzip when accepted, with an ETag and long-lived caching.
 ///
 /// The snippet loads `?v={version}`; a request naming the current version is immutable for a year
 /// (a new build changes the URL). Any other request (no `v`, an old `v`) may be cached five minutes,
 /// so a stale snippet still picks up a new tracker soon.
 public struct SDKController: Sendable {
     public static let path = "/sdk/v1/shoptrail.js"
+    /// The loader of the Braze Web SDK, referenced by the snippet only for shops with `braze.web_sdk`.
+    public static let brazeLoaderPath = "/sdk/v1/braze-loader.js"
+    public let path: String
     public let asset: TrackerAsset
 
-    public init(asset: TrackerAsset = .embedded) { self.asset = asset }
+    public init(path: String = SDKController.path, asset: TrackerAsset = .embedded) {
+        self.path = path
+        self.asset = asset
+    }
 
     public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
-        router.get(RouterPath(stringLiteral: Self.path)) { request, _ in self.serve(request) }
+        router.get(RouterPath(stringLiteral: path)) { request, _ in self.serve(request) }
     }
 
     func serve(_ request: Request) -> Response {

@@ -28,6 +28,30 @@ public struct SnippetGenerator: Sendable {
     /// The versioned, long-cacheable tracker URL.
     public var trackerURL: String { config.server.publicURL + "/sdk/v1/shoptrail.js?v=" + tracker.version }
 
+    /// The versioned URL of the Braze Web SDK loader (a separate file: never inlined, outside the tracker's budget).
+    public var brazeLoaderURL: String { config.server.publicURL + SDKController.brazeLoaderPath + "?v=" + TrackerAsset.brazeLoader.version }
+
+    /// Where the loader asks for the SDK Authentication token: the App Proxy path (same origin, Shopify
+    /// names the logged-in customer) or the collector with the Liquid-signed customer.
+    public func tokenURL(for shop: ShopConfig) -> String {
+        shop.appProxy.map { "/\($0.subpathPrefix)/\($0.subpath)" + BrazeTokenController.path } ?? config.server.publicURL + BrazeTokenController.path
+    }
+
+    /// The loader's `data-config`: static per shop, so rendered here rather than by Liquid.
+    func brazeLoaderConfig(_ shop: ShopConfig, _ sdk: WebSDKConfig) throws(SnippetError) -> String {
+        let json = JSONValue.object(JSONObject([
+            ("write_key", .string(shop.writeKey)), ("api_key", .string(sdk.apiKey)), ("base_url", .string(sdk.sdkEndpoint)),
+            ("sdk_url", .string(sdk.scriptURL)), ("token_url", .string(tokenURL(for: shop))),
+            ("in_browser_messages", .bool(sdk.inBrowserMessages)), ("content_cards", .bool(sdk.contentCards)),
+            ("alias_label", .string(BrazeTarget.visitorAliasLabel)),
+        ])).serialized
+        // Liquid would read these as its own tags, even inside an attribute.
+        for bad in ["{{", "{%"] where json.contains(bad) {
+            throw SnippetError(message: "the braze.web_sdk settings contain '\(bad)', which Liquid would read as a tag")
+        }
+        return json
+    }
+
     public func snippet(for shop: ShopConfig, inline: Bool? = nil) throws(SnippetError) -> String {
         var values: [String: Any] = [
             "shop": shop.domain,
@@ -44,6 +68,10 @@ public struct SnippetGenerator: Sendable {
             }
             values["inline"] = true
             values["tracker"] = tracker.javaScript.hasSuffix("\n") ? String(tracker.javaScript.dropLast()) : tracker.javaScript
+        }
+        if let sdk = shop.braze.webSDK {
+            values["braze_src"] = brazeLoaderURL
+            values["braze_config"] = try brazeLoaderConfig(shop, sdk)
         }
         if let secret = shop.snippetSecret {
             values["secret_literal"] = try Self.liquidStringLiteral(secret.value)
