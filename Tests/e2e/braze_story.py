@@ -115,7 +115,8 @@ class Story:
                           "product_title": product["title"], "variant_title": product["variant_title"], "sku": product["sku"],
                           "vendor": product["vendor"], "price": product["price"], "final_price": product["price"],
                           "url": f"/products/{product['handle']}?variant={product['variant_id']}", "image": product["image"]})
-        return ("cart_updated", {"cart_token": CART_TOKEN + "?key=3f1c0e2a", "currency": "EUR", "total_price": 9980,
+        # The tracker has already dropped Shopify's `?key=…` suffix from the token, as it does before every beacon.
+        return ("cart_updated", {"cart_token": CART_TOKEN, "currency": "EUR", "total_price": 9980,
                                  "item_count": 3, "items": lines})
 
     def webhook(self, topic, body):

@@ -59,10 +59,12 @@ def photograph(driver, pages, out: Path):
     out.mkdir(parents=True, exist_ok=True)
     shots = []
     for name, path in pages:
-        driver.set_window_size(600, 900)
+        # A short viewport first, so that the page's scroll height is its content's; then the viewport is set to it.
+        metrics = {"width": 600, "height": 100, "deviceScaleFactor": 1, "mobile": False}
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
         driver.get(path.as_uri())
-        height = driver.execute_script("return document.documentElement.scrollHeight")
-        driver.set_window_size(600, min(max(height + 20, 400), 2000))
+        metrics["height"] = min(driver.execute_script("return document.documentElement.scrollHeight"), 3000)
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
         loaded = driver.execute_script("return Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)")
         text = driver.execute_script("return document.body.innerText")
         png = out / f"email-{name}.png"

@@ -88,11 +88,13 @@ def test_a_renamed_property_breaks_the_example_that_reads_it(braze_story):
 
 
 def property_paths(value, prefix=""):
-    """`a`, `a.b` for objects and `a[].b` for lists of objects: how the guide's tables name properties."""
+    """`a`, `a.b` for objects and `a[].b` for lists of objects: how the guide's tables name properties.
+    An object is named through its members (`metadata.sku`), so it is not a path of its own."""
     paths = set()
     for key, item in value.items():
         path = prefix + key
-        paths.add(path)
+        if not isinstance(item, dict):
+            paths.add(path)
         if isinstance(item, dict):
             paths |= property_paths(item, path + ".")
         elif isinstance(item, list):
