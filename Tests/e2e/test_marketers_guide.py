@@ -4,16 +4,19 @@ Every ```liquid block of the guide is preceded by `<!-- example: event=NAME [nam
 and followed by an ```expected block. The story of `braze_story.py` runs once per session; each
 example is rendered with `braze_liquid` against the properties of the last `NAME` event Jane's
 profile got in the Braze sandbox, and must give the expected text. A renamed or retyped property
-therefore fails here. The example emails in docs/emails/ are rendered against the same events.
+therefore fails here. The example emails in docs/emails/ are rendered against the same events and
+displayed in headless Chromium, and every property the story sent must be named in the guide.
 """
 import re
 from pathlib import Path
 
 import pytest
+from liquid.exceptions import UndefinedError
 
 import braze_liquid
 from braze_story import latest
 from conftest import ROOT
+from email_screenshots import chromium, event_of, photograph, render_emails
 
 GUIDE = ROOT / "docs" / "marketers.md"
 EMAILS = ROOT / "docs" / "emails"
@@ -65,7 +68,7 @@ def test_each_liquid_example_renders_as_documented(braze_story, line, attributes
 @pytest.mark.parametrize("path", sorted(EMAILS.glob("*.liquid")), ids=lambda p: p.name)
 def test_each_example_email_renders_with_the_products_of_its_event(braze_story, path: Path):
     source = path.read_text()
-    event = re.search(r"\{%-? comment -?%\}\s*event:\s*(\S+)", source).group(1)
+    event = event_of(source)
     html = render_example(braze_story, {"event": event}, source)
     properties = latest(braze_story, "ecommerce", event)
     for product in properties.get("products") or [properties]:
@@ -83,7 +86,7 @@ def test_a_renamed_property_breaks_the_example_that_reads_it(braze_story):
     properties["title"] = properties.pop("product_name")
     events[attributes["event"]] = [properties]
     renamed[naming]["events"] = events
-    with pytest.raises(Exception, match="product_name"):
+    with pytest.raises(UndefinedError, match="product_name"):
         render_example(renamed, attributes, source)
 
 
@@ -132,6 +135,10 @@ def test_the_guide_documents_every_property_and_attribute_the_story_sent(braze_s
             paths = set().union(*(property_paths(p) for p in occurrences))
             if undocumented(section, paths):
                 missing[name] = undocumented(section, paths)
+        purchases = text[text.index("#### Purchases"):text.index("### Customer attributes")]
+        purchase_paths = set().union(set(), *(property_paths(p) for p in data["purchases"])) - {"external_id", "time"}
+        if undocumented(purchases, purchase_paths):
+            missing[f"purchases ({naming})"] = undocumented(purchases, purchase_paths)
         attributes = undocumented(text[text.index("### Customer attributes"):text.index("## Canvas recipes")], set(data["attributes"]))
         if attributes:
             missing[f"attributes ({naming})"] = attributes
@@ -140,8 +147,6 @@ def test_the_guide_documents_every_property_and_attribute_the_story_sent(braze_s
 
 def test_the_example_emails_display_in_headless_chromium_and_have_their_screenshots(braze_story, tmp_path):
     # The same code as scripts/docs-screenshots, written to a temporary folder instead of docs/img/.
-    from email_screenshots import chromium, photograph, render_emails
-
     driver = chromium()
     try:
         shots = photograph(driver, render_emails(braze_story, tmp_path / "emails"), tmp_path / "img")
