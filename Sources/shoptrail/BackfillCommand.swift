@@ -12,7 +12,7 @@ struct BackfillCommand: AsyncParsableCommand {
         discussion: """
             Reads Shopify's Admin API, prints the plan (data points, trigger risk), asks for confirmation, then enqueues \
             into the outbox of the shop's database; the running `shoptrail serve` delivers. Interrupted runs resume \
-            from their checkpoint. See README "Backfill".
+            from their checkpoint. See docs/backfill.md.
             """
     )
 

@@ -113,7 +113,7 @@ enum Banner {
             lines.append("Send a test event:")
             lines.append("  curl -s \(base)/v1/batch -H 'Content-Type: text/plain' -d '{\"write_key\":\"\(shop.writeKey)\",\"visitor_id\":\"v_hello_world\",\"events\":[{\"id\":\"evt-1\",\"name\":\"page_viewed\",\"properties\":{\"url\":\"https://\(shop.domain)/\"}}]}'")
             lines.append("")
-            lines.append("Next: the theme snippet: `shoptrail snippet --shop \(shop.domain)` (README, Storefront kit)")
+            lines.append("Next: the theme snippet: `shoptrail snippet --shop \(shop.domain)` (docs/storefront-kit.md)")
         }
         return lines.joined(separator: "\n")
     }

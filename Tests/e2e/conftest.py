@@ -141,3 +141,10 @@ def server_factory(tmp_path):
         if s.proc.poll() is None:
             s.proc.kill()
             s.proc.wait()
+
+
+@pytest.fixture(scope="session")
+def braze_story(tmp_path_factory):
+    """What Braze received from one stitched shopper story (see braze_story.py), run once per session."""
+    from braze_story import run_story
+    return run_story(tmp_path_factory.mktemp("braze-story"))

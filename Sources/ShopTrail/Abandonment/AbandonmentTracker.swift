@@ -3,7 +3,7 @@ import Foundation
 /// Arms, re-arms and cancels abandonment timers from the events the processor handles, inside the
 /// processor's transaction (so a timer change commits with the event that caused it).
 ///
-/// Rules (README, "Abandonment"): a product view arms browse unless the visitor already has a cart or
+/// Rules (docs/abandonment.md): a product view arms browse unless the visitor already has a cart or
 /// checkout timer; a cart change with items cancels browse and (re-)arms the cart; an emptied cart
 /// cancels it; a checkout cancels browse and cart and arms checkout; an order cancels all three for
 /// its visitor, cart, checkout and customer. A customer's newer cart supersedes its other carts.

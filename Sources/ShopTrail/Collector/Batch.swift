@@ -1,4 +1,4 @@
-/// Limits the collector enforces on every beacon (documented in the README's collector reference).
+/// Limits the collector enforces on every beacon (documented in docs/collector-api.md).
 public struct CollectorLimits: Sendable {
     /// `navigator.sendBeacon` queues at most 64 KiB per page in Chromium, so a larger body is a bug.
     public var maxBodyBytes = 64 * 1024

@@ -1,7 +1,7 @@
 /// The one place where numbers and ids from outside (beacons, pixel, App Proxy, webhooks, Admin API
 /// pages, backfill, catalog) become Swift values. Every conversion is total: a value out of range,
 /// non-finite, fractional where a count is expected, or of the wrong type reads as absent, never as a
-/// trap and never as `inf`/`nan` text on its way to Braze (README, "Outside numbers").
+/// trap and never as `inf`/`nan` text on its way to Braze (docs/identity.md, "Outside numbers").
 extension JSONValue {
     /// Amounts beyond this magnitude (10^15: ten trillion in minor units) read as absent; everything
     /// real fits with room to spare, and every Int64 conversion of what passes is exact and safe.

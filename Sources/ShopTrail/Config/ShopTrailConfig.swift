@@ -77,7 +77,7 @@ public struct ServerConfig: Sendable, Equatable {
     }
 }
 
-/// What one client may cost the server (`server.limits`; README, "Limits and cost bound").
+/// What one client may cost the server (`server.limits`; docs/operations.md, "Limits and cost bound").
 public struct ServerLimits: Sendable, Equatable {
     /// Open connections at most; beyond it a request is answered 503 and its connection closed. The
     /// server lowers it below the process's descriptor limit so it never runs out of descriptors.

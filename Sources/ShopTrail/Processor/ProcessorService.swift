@@ -10,7 +10,7 @@ import ServiceLifecycle
 /// committing each one's position as "attempting" before handling it; if the process dies again, the
 /// run after finds that position and quarantines the event instead of dying on it a third time. An
 /// event whose handling throws (other than a transient storage error) is quarantined at once. So one
-/// poison event never stops a shop's pipeline (README, "Processor: poison events").
+/// poison event never stops a shop's pipeline (docs/identity.md, "Poison events").
 public final class ProcessorService: Service {
     /// A test-only fault, called before each event is handled (`SHOPTRAIL_TEST_FAULT_EVENT_ID`).
     public typealias FaultHook = @Sendable (LoggedEvent) throws -> Void
@@ -179,7 +179,7 @@ public final class ProcessorService: Service {
         return (released, failed)
     }
 
-    /// Deletes what outlived `server.retention` (README, "Limits and cost bound"); returns the rows deleted.
+    /// Deletes what outlived `server.retention` (docs/operations.md, "Limits and cost bound"); returns the rows deleted.
     @discardableResult
     public func purgeExpired() async throws -> Int {
         var total = 0

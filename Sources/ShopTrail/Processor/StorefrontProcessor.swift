@@ -163,7 +163,7 @@ public struct StorefrontProcessor: Sendable {
                           state: any ProcessorState, ops: inout OperationBuilder) throws {
         var customer = try state.customer(shop: shop.domain, id: claim.customerId) ?? Customer(shop: shop.domain, id: claim.customerId)
         // The email may come from a signed claim (it derives the external id); names and phone only
-        // from a verified webhook. Browser data never writes a Braze attribute (README, Security).
+        // from a verified webhook. Browser data never writes a Braze attribute (docs/operations.md, Security).
         if let email = claim.email { customer.email = email }
         let writesAttributes = claim.evidence.isShopifyVerifiedPayload
         if writesAttributes {
@@ -176,7 +176,7 @@ public struct StorefrontProcessor: Sendable {
         if previous != claim.customerId {
             if let previous {
                 // Another customer on this device: what the visitor did so far stays with `previous` or
-                // is dropped, never handed to the new customer (README, Identity: shared devices).
+                // is dropped, never handed to the new customer (docs/identity.md, shared devices).
                 try abandonment.customerChanged(visitorId: visitor.id, from: previous, at: time, shop: shop, state: state)
                 try state.detachBehaviour(shop: shop.domain, visitorId: visitor.id)
             }

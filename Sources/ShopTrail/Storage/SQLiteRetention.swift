@@ -1,6 +1,6 @@
 import GRDB
 
-/// How long what grows with traffic is kept (`server.retention`; README, "Limits and cost bound").
+/// How long what grows with traffic is kept (`server.retention`; docs/operations.md, "Limits and cost bound").
 public struct RetentionConfig: Sendable, Equatable {
     /// Events already processed, closed abandonment timers, carts and security counters older than this are deleted.
     public var days = 90
