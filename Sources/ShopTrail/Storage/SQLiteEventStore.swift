@@ -369,6 +369,7 @@ enum SQLiteMigrations {
                 );
                 """)
         }
+        SQLiteOperatorViews.migrate(&migrator)
         return migrator
     }
 }
