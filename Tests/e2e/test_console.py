@@ -1,5 +1,7 @@
 """The operator console's script-facing parts against the real binary: `/metrics` scraped and parsed by
 prometheus_client's text parser, and `shoptrail doctor` against a real `shoptrail sandbox braze`."""
+import json
+import sqlite3
 import subprocess
 import time
 
@@ -44,7 +46,16 @@ def test_metrics_are_behind_the_admin_token_and_parse_as_prometheus_text(server_
         assert (gauge, frozenset({"shop": "demo.myshopify.com"}.items())) in parsed, gauge
     assert ("shoptrail_processor_lag_events", frozenset()) in parsed
 
-    # The forwarder's answers from the in-process sandbox show up once the events are processed and sent.
+    # An operation for the forwarder (anonymous page views alone send nothing): Braze's answer shows up.
+    con = sqlite3.connect(tmp_path / "data" / "shoptrail.sqlite", timeout=30)
+    try:
+        con.execute("INSERT INTO outbox (op_id, shop, user_key, kind, payload, created_at) VALUES (?, ?, ?, 'event', ?, ?)",
+                    ("metrics-op-1", "demo.myshopify.com", "c:metrics-1",
+                     json.dumps({"external_id": "metrics-1", "name": "metrics_test", "time": "2026-11-23T10:00:00.000Z"}), int(time.time() * 1000)))
+        con.commit()
+    finally:
+        con.close()
+
     def braze_answered():
         return [k for k in samples(scrape()) if k[0] == "shoptrail_braze_answers_total"]
     answered = wait_for(braze_answered, 60, message="a Braze answer in /metrics")
