@@ -63,7 +63,7 @@ import Testing
                 }
             }
             // A forged session cookie, a wrong token: still nothing.
-            try await client.execute(uri: "/console", method: .get, headers: [.accept: "text/html", .cookie: "st_session=v1.99999999999999.abc.def"]) { response in
+            try await client.execute(uri: "/console", method: .get, headers: [.accept: "text/html", .cookie: "\(ConsoleSession.cookieName)=v1.99999999999999.abc.def"]) { response in
                 #expect(response.status == .seeOther)
             }
             try await client.execute(uri: "/metrics", method: .get, headers: [.authorization: "Bearer wrong-token-wrong-token"]) { response in
@@ -83,8 +83,8 @@ import Testing
             }
             // A wrong token: the page again, no session.
             try await client.execute(uri: "/console/login", method: .post,
-                                     headers: [.contentType: "application/x-www-form-urlencoded", .cookie: "\(ConsoleSession.loginCookieName)=abc"],
-                                     body: ByteBuffer(string: "csrf=abc&token=not-the-token")) { response in
+                                     headers: [.contentType: "application/x-www-form-urlencoded", .cookie: "\(ConsoleSession.loginCookieName)=\(String(repeating: "a", count: 32))"],
+                                     body: ByteBuffer(string: "csrf=\(String(repeating: "a", count: 32))&token=not-the-token")) { response in
                 #expect(response.status == .unauthorized)
                 #expect(Self.cookies(response.headers)[ConsoleSession.cookieName] == nil)
                 #expect(String(buffer: response.body).contains("not the admin token"))
@@ -102,6 +102,11 @@ import Testing
                     let policy = response.headers[.contentSecurityPolicy] ?? ""
                     #expect(policy.contains("script-src 'self'") && !policy.contains("unsafe"), "\(uri): \(policy)")
                 }
+            }
+            // Another app on the same host (cookies ignore ports) sending a cookie of the same name first does not hide the session.
+            try await client.execute(uri: "/console", method: .get,
+                                     headers: [.cookie: "\(ConsoleSession.cookieName)=other-app; \(ConsoleSession.cookieName)=\(session)"]) { response in
+                #expect(response.status == .ok)
             }
             // Basic stays for scripts.
             let basic = "Basic " + Data("admin:\(Self.token.value)".utf8).base64EncodedString()
@@ -286,6 +291,34 @@ import Testing
             await reader.value
         }
         for _ in 0..<1_000 where live.subscriberCount > 0 { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(live.subscriberCount == 0)
+    }
+
+    /// Readers leaving while beacons are published: a stream's cancellation unsubscribes (taking the
+    /// broadcaster's lock) while holding the stream's own lock, so publishing must never yield under the
+    /// broadcaster's lock. Before the fix this hung ingest for good within a few hundred rounds.
+    @Test(.timeLimit(.minutes(2))) func readersLeavingWhileEventsArePublishedNeverBlockIngest() async throws {
+        let live = LiveEvents(maxSubscribers: 64, bufferPerSubscriber: 4)
+        let event = NewEvent(shop: "s", source: .storefront, eventId: "e", name: "page_viewed", visitorId: "v", sessionId: nil,
+                             clientTime: nil, time: 0, receivedAt: 0, context: nil, properties: "{}")
+        let publisher = Task.detached {
+            var published = 0
+            while !Task.isCancelled {
+                live.publish([event])
+                published += 1
+                await Task.yield()
+            }
+            return published
+        }
+        for _ in 0..<500 {
+            guard let stream = live.subscribe(.init()) else { continue }
+            let reader = Task.detached { for await _ in stream {} }
+            await Task.yield()
+            reader.cancel()
+            await reader.value
+        }
+        publisher.cancel()
+        #expect(await publisher.value > 0)
         #expect(live.subscriberCount == 0)
     }
 

@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import sqlite3
 import time
 import urllib.request
@@ -36,7 +37,7 @@ def login(kit, browser, path="/console"):
     browser.find_element(By.ID, "token").send_keys(ADMIN_TOKEN)
     browser.find_element(By.ID, "login").click()
     wait_for(lambda: "/console/login" not in browser.current_url, 10, message="logged in")
-    cookie = browser.get_cookie("st_session")
+    cookie = browser.get_cookie("shoptrail_console")
     assert cookie and cookie["httpOnly"] and cookie.get("sameSite") == "Strict"
     assert ADMIN_TOKEN not in browser.page_source
 
@@ -145,8 +146,13 @@ def test_retry_a_dead_letter(kit, browser):
     wait_for(lambda: "Retrying 1 operation" in browser.page_source, 10, message="the retry notice")
     assert browser.find_elements(By.CSS_SELECTOR, f'tr.letter[data-op="{op_id}"]') == []
 
+    # The sandbox's line may follow the banner: read it from the log now.
+    sandbox = re.search(r"Braze sandbox \(in-process[^)]*\) on (http://127\.0\.0\.1:\d+)", (kit.tmp / "server.log").read_text()).group(1)
+
     def delivered():
-        return next((u for u in kit.braze_users() if u.get("external_id") == "console-dead-user"), None)
+        status, _, body = http("GET", sandbox + "/_sandbox/users")
+        assert status == 200, body
+        return next((u for u in json.loads(body) if u.get("external_id") == "console-dead-user"), None)
     user = wait_for(delivered, 60, message="the retried operation at Braze")
     assert [e["name"] for e in user["events"]] == ["console_retried"]
 

@@ -106,7 +106,7 @@ public struct ConsoleController: Sendable {
     /// The session cookie, else the token as Bearer or Basic; nil when neither.
     func caller(_ request: Request) throws(APIError) -> Caller? {
         let session = try requireSession()
-        if let established = session.verify(ConsoleSession.cookie(ConsoleSession.cookieName, in: request), now: clock.now()) {
+        if let established = session.session(in: request, now: clock.now()) {
             return .session(established)
         }
         if let token = adminToken, AdminToken.authorizesBearerOrBasic(request.headers[.authorization], token: token) { return .header }
@@ -118,7 +118,7 @@ public struct ConsoleController: Sendable {
     func authorizeForm(_ request: Request) async throws -> FormBody {
         let form = try await FormBody.read(request)
         let session = try requireSession()
-        if let established = session.verify(ConsoleSession.cookie(ConsoleSession.cookieName, in: request), now: clock.now()) {
+        if let established = session.session(in: request, now: clock.now()) {
             guard session.checkCSRF(form["csrf"], session: established) else {
                 throw APIError(.forbidden, "csrf_failed", "the form's CSRF token does not match the session: reload the page")
             }
@@ -142,8 +142,8 @@ public struct ConsoleController: Sendable {
         let session = try requireSession()
         let form = try await FormBody.read(request)
         // Double submit: the form's token must equal the cookie the login page set (a cross-site form has no such cookie).
-        guard let cookie = ConsoleSession.cookie(ConsoleSession.loginCookieName, in: request), let sent = form["csrf"],
-              ConstantTime.equal(Array(cookie.utf8), Array(sent.utf8)) else {
+        guard let sent = form["csrf"], sent.utf8.count >= 32,
+              ConsoleSession.cookies(ConsoleSession.loginCookieName, in: request).contains(where: { ConstantTime.equal(Array($0.utf8), Array(sent.utf8)) }) else {
             throw APIError(.forbidden, "csrf_failed", "the login form expired: reload /console/login")
         }
         guard let token = form["token"], session.checkToken(token) else {

@@ -6,9 +6,9 @@ import Hummingbird
 /// expiring, HttpOnly, SameSite=Strict cookie stands for it. The signing key is derived from the admin
 /// token, so changing the token logs every session out. Forms carry a CSRF token bound to the session.
 public struct ConsoleSession: Sendable {
-    public static let cookieName = "st_session"
+    public static let cookieName = "shoptrail_console"
     /// The login form's double-submit cookie (there is no session to bind its CSRF token to yet).
-    public static let loginCookieName = "st_login"
+    public static let loginCookieName = "shoptrail_console_login"
     /// How long a session lasts.
     public let lifetimeMillis: EpochMillis
     /// Set the cookies' Secure flag (the public URL is https).
@@ -75,14 +75,24 @@ public struct ConsoleSession: Sendable {
         "\(name)=\(value); Path=\(path); Max-Age=\(maxAgeSeconds); HttpOnly; SameSite=Strict" + (secure ? "; Secure" : "")
     }
 
-    /// The value of cookie `name` in the request's `Cookie` headers.
-    public static func cookie(_ name: String, in request: Request) -> String? {
+    /// The values of cookie `name` in the request's `Cookie` headers (another app on the same host
+    /// may send one of the same name: cookies are not kept apart by port).
+    public static func cookies(_ name: String, in request: Request) -> [String] {
+        var values: [String] = []
         for header in request.headers[values: .cookie] {
-            for pair in header.split(separator: ";") {
+            for pair in header.split(separator: ";") where values.count < 8 {
                 let trimmed = pair.trimmingCharacters(in: .whitespaces)
                 guard let equals = trimmed.firstIndex(of: "=") else { continue }
-                if trimmed[..<equals] == name { return String(trimmed[trimmed.index(after: equals)...]) }
+                if trimmed[..<equals] == name { values.append(String(trimmed[trimmed.index(after: equals)...])) }
             }
+        }
+        return values
+    }
+
+    /// The first of the request's session cookies that verifies.
+    public func session(in request: Request, now: EpochMillis) -> Established? {
+        for value in Self.cookies(Self.cookieName, in: request) {
+            if let established = verify(value, now: now) { return established }
         }
         return nil
     }

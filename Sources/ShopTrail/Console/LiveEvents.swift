@@ -88,10 +88,11 @@ public final class LiveEvents: Sendable {
     public func publish(_ events: [NewEvent]) {
         guard watching.load(ordering: .relaxed) > 0, !events.isEmpty else { return }
         let items = events.map(Self.item)
-        subscribers.withLock { state in
-            for subscriber in state.all.values {
-                for item in items where subscriber.filter.matches(item) { subscriber.continuation.yield(item) }
-            }
+        // Yielded outside the lock: a stream being cancelled runs its onTermination (which takes this
+        // lock to unsubscribe) while holding its own lock, which a yield needs: holding both would deadlock.
+        let current = subscribers.withLock { Array($0.all.values) }
+        for subscriber in current {
+            for item in items where subscriber.filter.matches(item) { subscriber.continuation.yield(item) }
         }
     }
 
