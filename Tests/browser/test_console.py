@@ -27,7 +27,11 @@ def shot(browser, name):
     folder = os.environ.get("SHOPTRAIL_SCREENSHOTS")
     if folder:
         Path(folder).mkdir(parents=True, exist_ok=True)
+        # The whole page, up to 1,800 px tall.
+        height = browser.execute_script("return document.documentElement.scrollHeight")
+        browser.set_window_size(1200, max(600, min(int(height) + 120, 1800)))
         browser.save_screenshot(str(Path(folder) / f"console-{name}.png"))
+        browser.set_window_size(1200, 900)
 
 
 def login(kit, browser, path="/console"):
@@ -62,7 +66,6 @@ def webhook(kit, topic, body, shop=DIRECT):
 def test_log_in_and_watch_a_beacon_arrive_live(kit, browser):
     login(kit, browser)
     assert browser.find_element(By.TAG_NAME, "h1").text.startswith("Overview")
-    shot(browser, "overview")
     browser.get(f"{kit.base}/console/live?shop={DIRECT['domain']}")
     wait_for(lambda: browser.find_element(By.ID, "live-status").text == "live", 15, message="the live stream")
     # The storefront, in a second tab: its product page beacons while the console watches.
@@ -112,6 +115,9 @@ def test_a_customer_after_browse_login_order_shows_braze_answers_on_the_timeline
         return (names, delivered) if "orders/create" in names and "customer_identified" in names and delivered else None
     names, delivered = wait_for(answered, 90, message="the order and Braze's answers on the timeline")
     assert "product_viewed" in names
+    # A webhook names no visitor: nothing is printed for it (not "nil").
+    assert all(not li.find_element(By.TAG_NAME, "summary").text.endswith("nil")
+               for li in browser.find_elements(By.CSS_SELECTOR, "#timeline li.event.webhook"))
     visitors = [td.text for td in browser.find_elements(By.CSS_SELECTOR, "#visitors td:first-child")]
     assert visitor in visitors
     # Open one operation: its request object and Braze's answer.
@@ -122,9 +128,9 @@ def test_a_customer_after_browse_login_order_shows_braze_answers_on_the_timeline
     assert delivered[0].find_element(By.CSS_SELECTOR, "pre.request").text.startswith("{")
     # Shop-supplied strings are text: the hostile title and the theme's own nasty product title.
     assert browser.find_elements(By.CSS_SELECTOR, "#timeline img, #timeline b:not(.name):not(.status)") == []
+    shot(browser, "person")
     browser.execute_script("document.querySelectorAll('#timeline details').forEach(function (d) { d.open = true; })")
     assert HOSTILE in browser.find_element(By.ID, "timeline").text
-    shot(browser, "person")
 
 
 def test_retry_a_dead_letter(kit, browser):
@@ -179,3 +185,10 @@ def test_the_install_check_turns_green_after_the_storefront_loads(kit, browser):
     wait_for(lambda: browser.refresh() or browser.find_element(By.CSS_SELECTOR, "#check-app-proxy .state").text == "green", 30,
              message="the App Proxy check")
     shot(browser, "install")
+    # The overview after the session's traffic: beacons, Braze answers, the events-per-minute chart.
+    browser.get(f"{kit.base}/console?shop={DIRECT['domain']}")
+    assert int(browser.find_element(By.CSS_SELECTOR, "#beacons .accepted").text) > 0
+    assert int(browser.find_element(By.CSS_SELECTOR, "#braze .s2xx").text) > 0
+    assert browser.find_elements(By.CSS_SELECTOR, "#events-chart rect")
+    assert "nil" not in browser.find_element(By.ID, "backfill").text
+    shot(browser, "overview")

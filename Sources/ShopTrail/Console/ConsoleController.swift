@@ -132,7 +132,7 @@ public struct ConsoleController: Sendable {
         let session = try requireSession()
         let csrf = AdminToken.randomHex(bytes: 16)
         let next = Self.safeNext(request.uri.queryParameters["next"].map(String.init))
-        let html = render("login", ["csrf": csrf, "next": next, "error": error as Any])
+        let html = render("login", Self.present(["csrf": csrf, "next": next, "error": error]))
         var response = htmlResponse(html, status: error == nil ? .ok : .unauthorized)
         response.headers.append(HTTPField(name: .setCookie, value: session.setCookie(ConsoleSession.loginCookieName, csrf, maxAgeSeconds: 900)))
         return response
@@ -244,10 +244,10 @@ public struct ConsoleController: Sendable {
             if phase == .enqueueOrders, job.counts.ordersFetched > 0 { within = Double(job.counts.ordersEnqueued) / Double(job.counts.ordersFetched) }
             percent = min(99, Int((Double(index) + within) * 100 / Double(phases.count - 1)))
         }
-        var values: [String: Any] = [
-            "state": job.state.rawValue, "phase": job.phase?.rawValue as Any, "reason": job.reason as Any, "percent": percent,
+        var values: [String: Any] = Self.present([
+            "state": job.state.rawValue, "phase": job.phase?.rawValue, "reason": job.reason, "percent": percent,
             "customers": "\(job.counts.customersEnqueued) of \(job.counts.customersFetched)", "orders": "\(job.counts.ordersEnqueued) of \(job.counts.ordersFetched)",
-        ]
+        ])
         if job.state == .running, percent > 0, let started = job.startedAt {
             let left = (now - started) * EpochMillis(100 - percent) / EpochMillis(percent)
             values["estimate"] = left >= 60_000 ? "\(left / 60_000) min" : "\(left / 1000) s"
@@ -276,8 +276,8 @@ public struct ConsoleController: Sendable {
         }
         let timeline: [[String: Any]] = person.timeline.map { logged in
             let e = logged.event
-            return ["time": Self.time(e.time), "name": e.name, "source": e.source.rawValue, "visitor_id": e.visitorId as Any,
-                    "json": Self.pretty(LiveEvents.item(e).json), "operations": byEvent["\(e.source.rawValue):\(e.eventId)"] ?? []]
+            return Self.present(["time": Self.time(e.time), "name": e.name, "source": e.source.rawValue, "visitor_id": e.visitorId,
+                                 "json": Self.pretty(LiveEvents.item(e).json), "operations": byEvent["\(e.source.rawValue):\(e.eventId)"] ?? []])
         }
         let visitors: [[String: Any]] = person.visitors.map { v in
             ["visitor_id": v.visitorId, "customer_id": v.customerId ?? "-", "linked_at": v.linkedAt.map(Self.time) ?? "-", "evidence": v.evidence ?? "-",
@@ -290,11 +290,11 @@ public struct ConsoleController: Sendable {
         let timers: [[String: Any]] = person.timers.map {
             ["kind": $0.kind, "subject": $0.subject, "state": $0.state, "armed_at": Self.time($0.armedAt), "due_at": Self.time($0.dueAt), "reason": $0.reason ?? ""]
         }
-        return ["query": query, "limit": Self.personLimit, "person": [
-            "customer_id": person.customerId as Any, "email": person.email as Any, "name": person.name as Any, "shop": shop.domain,
+        return ["query": query, "limit": Self.personLimit, "person": Self.present([
+            "customer_id": person.customerId, "email": person.email, "name": person.name, "shop": shop.domain,
             "visitors": visitors, "timeline": timeline, "timers": timers, "dead": dead, "has_dead": !dead.isEmpty,
             "other_operations": other, "has_other_operations": !other.isEmpty,
-        ] as [String: Any]]
+        ])]
     }
 
     static let deadLetterLimit = 200
@@ -450,6 +450,11 @@ public struct ConsoleController: Sendable {
 
     static func queryEscape(_ text: String) -> String {
         text.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+    }
+
+    /// The values that are there: Mustache would print an absent optional as "nil".
+    static func present(_ values: [String: Any?]) -> [String: Any] {
+        values.compactMapValues { $0 }
     }
 
     /// UTC, to the second.
