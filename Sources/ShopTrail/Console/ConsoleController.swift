@@ -24,13 +24,14 @@ public struct ConsoleController: Sendable {
     /// When the counters of this process started (the overview says so).
     let startedAt: EpochMillis
 
-    /// Page types the install check looks for, with the event that shows each and what to do when it is missing.
-    static let installPages: [(id: String, label: String, event: String, missing: String)] = [
-        ("home", "Home page", "page_viewed", "no page seen in 24 h: is the snippet rendered from layout/theme.liquid?"),
-        ("product", "Product page", "product_viewed", "no product page seen in 24 h: is the snippet in theme.liquid, and does the product template render it?"),
-        ("collection", "Collection page", "collection_viewed", "no collection page seen in 24 h: open a collection on the storefront."),
-        ("cart", "Cart", "cart_viewed", "no cart view seen in 24 h: open /cart on the storefront."),
-        ("search", "Search", "search_submitted", "no search seen in 24 h: search the storefront once."),
+    /// Page types the install check looks for (Liquid's `request.page_type`, in each page view's context)
+    /// and what to do when one is missing.
+    static let installPages: [(id: String, label: String, pageType: String, missing: String)] = [
+        ("home", "Home page", "index", "no home page seen in 24 h: is the snippet rendered from layout/theme.liquid?"),
+        ("product", "Product page", "product", "no product page seen in 24 h: is the snippet in theme.liquid (not only in the home template)?"),
+        ("collection", "Collection page", "collection", "no collection page seen in 24 h: open a collection on the storefront."),
+        ("cart", "Cart", "cart", "no cart page seen in 24 h: open /cart on the storefront."),
+        ("search", "Search", "search", "no search page seen in 24 h: search the storefront once."),
     ]
     static let installTopics = ["orders/create", "orders/paid", "checkouts/create", "checkouts/update", "customers/create", "customers/update"]
 
@@ -340,15 +341,14 @@ public struct ConsoleController: Sendable {
 
     func install(_ shop: ShopConfig) async throws -> [String: Any] {
         let now = clock.now()
-        let signals = try await views.installSignals(shop: shop.domain, pageTypes: Self.installPages.map(\.event), topics: Self.installTopics)
+        let signals = try await views.installSignals(shop: shop.domain, pageTypes: Self.installPages.map(\.pageType), topics: Self.installTopics)
         let fresh = { (at: EpochMillis?) in at.map { now - $0 < 86_400_000 } ?? false }
         var checks: [[String: Any]] = []
         var missing: [String] = []
         for page in Self.installPages {
-            let seen = signals.pageTypes[page.event]
+            let seen = signals.pageTypes[page.pageType]
             let context = seen?.context.flatMap { try? JSONParser.parse(Array($0.utf8)) }?.objectValue
-            let library = context?["library"]?.objectValue
-            let version = (library?["version"] ?? context?["tracker_version"] ?? context?["v"])?.scalarText
+            let version = context?["tracker"]?.scalarText
             let consent = context?["consent"].map { $0.serialized } ?? "granted (the tracker sends nothing before consent)"
             checks.append(["id": page.id, "label": page.label, "state": fresh(seen?.at) ? "green" : "red", "at": seen.map { Self.time($0.at) } ?? "never",
                            "detail": seen == nil ? "" : "tracker \(version ?? "?"), consent \(consent)"])
@@ -372,7 +372,7 @@ public struct ConsoleController: Sendable {
         for (topic, at) in signals.webhookTopics.sorted(by: { $0.key < $1.key }) where !Self.installTopics.contains(topic) {
             checks.append(["id": "webhook-other", "label": "Webhook \(topic)", "state": "green", "at": Self.time(at), "detail": ""])
         }
-        if signals.webhookTopics.isEmpty { missing.append("no webhook has arrived: register them (README, Shopify webhooks) and check shopify.webhook_secret.") }
+        if signals.webhookTopics.isEmpty { missing.append("no webhook has arrived: register them (README, Shopify webhooks) and check shopify.api_secret (it verifies their signature).") }
         return ["window": SQLiteOperatorViews.installWindow, "checks": checks, "missing": missing, "has_missing": !missing.isEmpty]
     }
 

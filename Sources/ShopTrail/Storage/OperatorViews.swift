@@ -99,7 +99,7 @@ public struct ShopOverview: Sendable {
 
 /// When and how the storefront last showed signs of life, for the install check.
 public struct InstallSignals: Sendable {
-    /// Latest storefront event per page type (`home`, `product`, ...): its time and context JSON.
+    /// Latest page view per page type (`index`, `product`, ...): its time and context JSON.
     public var pageTypes: [String: (at: EpochMillis, context: String?)]
     /// Latest Custom Pixel checkout event.
     public var pixelCheckoutAt: EpochMillis?

@@ -23,6 +23,7 @@ public enum SQLiteBenchmarkFill {
     public static func fill(_ database: SQLiteDatabase, shop: String, events: Int, eventsPerVisitor: Int = 20, now: EpochMillis) throws -> Filled {
         let visitors = max(1, events / eventsPerVisitor)
         let names = ["page_viewed", "product_viewed", "collection_viewed", "cart_viewed", "search_submitted", "product_added_to_cart"]
+        let pageTypes = ["index", "product", "collection", "cart", "search"]
         let chunk = 50_000
         var written = 0
         var position: Int64 = 0
@@ -43,7 +44,7 @@ public enum SQLiteBenchmarkFill {
                                                        #"{"id":\#(i),"customer":{"id":\#(customer + 1000)},"total_price":"10.00"}"#])
                     } else {
                         try insert.execute(arguments: [shop, "storefront", "e\(i)", names[i % names.count], visitor, "s\(i / 10)", time, time,
-                                                       #"{"page":{"type":"product"},"library":{"version":"1"}}"#,
+                                                       #"{"page":{"type":"\#(pageTypes[(i / names.count) % pageTypes.count])"},"tracker":"0.1.0"}"#,
                                                        #"{"url":"https://\#(shop)/products/p\#(i % 500)","title":"Product \#(i % 500)"}"#])
                     }
                 }

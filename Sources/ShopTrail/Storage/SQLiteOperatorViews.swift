@@ -249,9 +249,9 @@ public struct SQLiteOperatorViews: OperatorViews, DeliveryLog {
             let head = try Int64.fetchOne(db, sql: "SELECT MAX(position) FROM events") ?? 0
             let floor = head - Self.installWindow
             var signals = InstallSignals(pageTypes: [:], pixelCheckoutAt: nil, webhookTopics: [:], appProxyAt: nil)
-            // One pass over the newest window, walking the primary key: bounded whatever the log's size.
+            // Passes over the newest window only, walking the primary key: bounded whatever the log's size.
             let rows = try Row.fetchAll(db, sql: """
-                SELECT source, name, MAX(position) AS position, MAX(received_at) AS at, MAX(verified IS NOT NULL) AS proxied
+                SELECT source, name, MAX(received_at) AS at, MAX(verified IS NOT NULL) AS proxied
                 FROM events WHERE position > ? AND shop = ? GROUP BY source, name
                 """, arguments: [floor, shop])
             for row in rows {
@@ -259,14 +259,20 @@ public struct SQLiteOperatorViews: OperatorViews, DeliveryLog {
                 switch source {
                 case "webhook": signals.webhookTopics[name] = at
                 case "pixel" where name.hasPrefix("checkout_"): signals.pixelCheckoutAt = max(signals.pixelCheckoutAt ?? 0, at)
-                default:
-                    if pageTypes.contains(name) {
-                        let context = try String.fetchOne(db, sql: "SELECT \(SQLiteEventStore.contextColumn) FROM events WHERE position = ?",
-                                                          arguments: [row["position"] as Int64])
-                        signals.pageTypes[name] = (at, context)
-                    }
-                    if (row["proxied"] as Bool?) == true { signals.appProxyAt = max(signals.appProxyAt ?? 0, at) }
+                default: if (row["proxied"] as Bool?) == true { signals.appProxyAt = max(signals.appProxyAt ?? 0, at) }
                 }
+            }
+            // The page type is in the page view's context (the snippet renders Liquid's request.page_type).
+            let pages = try Row.fetchAll(db, sql: """
+                SELECT json_extract(\(SQLiteEventStore.contextExpression), '$.page.type') AS page_type,
+                       MAX(position) AS position, MAX(received_at) AS at
+                FROM events WHERE position > ? AND shop = ? AND source = 'storefront' AND name = 'page_viewed' GROUP BY page_type
+                """, arguments: [floor, shop])
+            for row in pages {
+                guard let type: String = row["page_type"], pageTypes.contains(type) else { continue }
+                let context = try String.fetchOne(db, sql: "SELECT \(SQLiteEventStore.contextColumn) FROM events WHERE position = ?",
+                                                  arguments: [row["position"] as Int64])
+                signals.pageTypes[type] = (row["at"], context)
             }
             return signals
         }
