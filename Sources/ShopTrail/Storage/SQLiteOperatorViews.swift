@@ -6,7 +6,7 @@ public struct SQLiteOperatorViews: OperatorViews, DeliveryLog {
     let database: SQLiteDatabase
     private var pool: DatabasePool { database.pool }
     /// The install check reads this many of the newest log positions at most.
-    public static let installWindow: Int64 = 50_000
+    public static let installWindow: Int64 = 20_000
 
     public init(database: SQLiteDatabase) {
         self.database = database
@@ -250,9 +250,10 @@ public struct SQLiteOperatorViews: OperatorViews, DeliveryLog {
             let floor = head - Self.installWindow
             var signals = InstallSignals(pageTypes: [:], pixelCheckoutAt: nil, webhookTopics: [:], appProxyAt: nil)
             // Passes over the newest window only, walking the primary key: bounded whatever the log's size.
+            // The unary + keeps SQLite off the (shop, …) indexes, which would visit every event of the shop.
             let rows = try Row.fetchAll(db, sql: """
                 SELECT source, name, MAX(received_at) AS at, MAX(verified IS NOT NULL) AS proxied
-                FROM events WHERE position > ? AND shop = ? GROUP BY source, name
+                FROM events WHERE position > ? AND +shop = ? GROUP BY source, name
                 """, arguments: [floor, shop])
             for row in rows {
                 let source: String = row["source"], name: String = row["name"], at: EpochMillis = row["at"]
@@ -266,7 +267,7 @@ public struct SQLiteOperatorViews: OperatorViews, DeliveryLog {
             let pages = try Row.fetchAll(db, sql: """
                 SELECT json_extract(\(SQLiteEventStore.contextExpression), '$.page.type') AS page_type,
                        MAX(position) AS position, MAX(received_at) AS at
-                FROM events WHERE position > ? AND shop = ? AND source = 'storefront' AND name = 'page_viewed' GROUP BY page_type
+                FROM events WHERE position > ? AND +shop = ? AND +source = 'storefront' AND +name = 'page_viewed' GROUP BY page_type
                 """, arguments: [floor, shop])
             for row in pages {
                 guard let type: String = row["page_type"], pageTypes.contains(type) else { continue }
