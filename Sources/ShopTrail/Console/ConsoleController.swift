@@ -126,7 +126,7 @@ public struct ConsoleController: Sendable {
             return form
         }
         if let token = adminToken, AdminToken.authorizes(request.headers[.authorization], token: token) { return form }
-        throw APIError(.unauthorized, "unauthorized", "log in at /console/login (or send the admin token as Authorization: Bearer)")
+        throw Self.unauthorized()
     }
 
     func loginPage(_ request: Request, error: String?) throws -> Response {
@@ -157,6 +157,11 @@ public struct ConsoleController: Sendable {
         ])
     }
 
+    /// The 401 of a console request without the session or the token: it names nothing but the way in.
+    static func unauthorized() -> APIError {
+        APIError(.unauthorized, "unauthorized", "log in at /console/login (or send the admin token as Authorization: Bearer)")
+    }
+
     /// Only a console path: never an open redirect.
     static func safeNext(_ next: String?) -> String {
         guard let next, next.hasPrefix("/console"), !next.hasPrefix("//"), !next.contains("\\"), next.utf8.count < 512,
@@ -171,7 +176,7 @@ public struct ConsoleController: Sendable {
                       _ load: @escaping @Sendable (ShopConfig) async throws -> [String: Any]) async throws -> Response {
         guard let caller = try caller(request) else {
             if request.headers[.authorization] != nil || request.headers[.accept]?.contains("text/html") == false {
-                var error = APIError(.unauthorized, "unauthorized", "log in at /console/login (or send the admin token as Authorization: Bearer)")
+                var error = Self.unauthorized()
                 error.headers[.wwwAuthenticate] = #"Bearer realm="shoptrail-admin""#
                 throw error
             }
@@ -380,7 +385,7 @@ public struct ConsoleController: Sendable {
 
     func stream(_ request: Request) throws -> Response {
         guard try caller(request) != nil else {
-            throw APIError(.unauthorized, "unauthorized", "log in at /console/login (or send the admin token as Authorization: Bearer)")
+            throw Self.unauthorized()
         }
         let q = request.uri.queryParameters
         let value = { (name: String) -> String? in q[Substring(name)].map(String.init).flatMap { $0.isEmpty ? nil : String($0.prefix(256)) } }
@@ -422,9 +427,13 @@ public struct ConsoleController: Sendable {
 
     func metrics() async throws -> Response {
         let gauges = try await views.gauges()
-        let body = signals.render(gauges, shops: config.shops.map(\.domain))
-        return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8", .cacheControl: "no-store"],
-                        body: .init(byteBuffer: ByteBuffer(bytes: body)))
+        return Self.metricsResponse(signals.render(gauges, shops: config.shops.map(\.domain)))
+    }
+
+    /// The Prometheus text exposition.
+    static func metricsResponse(_ body: [UInt8]) -> Response {
+        Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8", .cacheControl: "no-store"],
+                 body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 
     // MARK: helpers
@@ -482,9 +491,7 @@ public func buildMetricsApplication(config: ShopTrailConfig, store: SQLiteEventS
     let views = SQLiteOperatorViews(database: store.database)
     let shops = config.shops.map(\.domain)
     router.get("/metrics") { _, _ in
-        let body = signals.render(try await views.gauges(), shops: shops)
-        return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8", .cacheControl: "no-store"],
-                        body: .init(byteBuffer: ByteBuffer(bytes: body)))
+        ConsoleController.metricsResponse(signals.render(try await views.gauges(), shops: shops))
     }
     return Application(router: router, configuration: .init(address: .hostname(host, port: port), serverName: "ShopTrail metrics"),
                        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) }, logger: logger)

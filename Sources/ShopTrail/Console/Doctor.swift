@@ -32,7 +32,8 @@ public struct Doctor: Sendable {
         self.httpClient = httpClient
     }
 
-    /// Endpoint families the forwarder uses, each probed with an empty body: Braze checks the key and
+    /// Endpoint families the forwarder always uses (subscription groups and the catalog add theirs when
+    /// configured), each probed with an empty body: Braze checks the key and
     /// its permission before the body, so a 400 (invalid body) proves both and writes nothing.
     static let brazeProbes: [(family: String, endpoint: BrazeEndpoint)] = [
         ("users.track", .usersTrack), ("users.identify", .usersIdentify), ("users.alias.new", .usersAliasNew),
@@ -55,8 +56,13 @@ public struct Doctor: Sendable {
         guard let client = BrazeClient(httpClient: httpClient, config: shop.braze, timeout: timeout) else {
             return [Check(name: "braze \(shop.domain)", ok: true, detail: "no braze.api_key: operations go to the in-process sandbox (dry run)")]
         }
+        var probes = Self.brazeProbes
+        if shop.braze.emailSubscriptionGroupId != nil || shop.braze.smsSubscriptionGroupId != nil {
+            probes.append(("subscription.status.set", .subscriptionStatusSetV2))
+        }
+        if shop.braze.catalog.enabled { probes.append(("catalogs.create", .catalogs)) }
         var checks: [Check] = []
-        for probe in Self.brazeProbes {
+        for probe in probes {
             let answer = await client.send(probe.endpoint, body: Array("{}".utf8))
             let name = "braze \(shop.domain) \(probe.family)"
             switch answer.status {
