@@ -301,24 +301,32 @@ import Testing
         let live = LiveEvents(maxSubscribers: 64, bufferPerSubscriber: 4)
         let event = NewEvent(shop: "s", source: .storefront, eventId: "e", name: "page_viewed", visitorId: "v", sessionId: nil,
                              clientTime: nil, time: 0, receivedAt: 0, context: nil, properties: "{}")
-        let publisher = Task.detached {
-            var published = 0
-            while !Task.isCancelled {
-                live.publish([event])
-                published += 1
-                await Task.yield()
+        // Publishers on several threads, readers that are waiting for an event when they are cancelled.
+        let publishers = (0..<3).map { _ in
+            Task.detached {
+                var published = 0
+                while !Task.isCancelled {
+                    live.publish([event])
+                    published += 1
+                    // The cooperative pool has as many threads as cores: a publisher that never suspends would starve the readers.
+                    await Task.yield()
+                }
+                return published
             }
-            return published
         }
-        for _ in 0..<500 {
+        for _ in 0..<2_000 {
             guard let stream = live.subscribe(.init()) else { continue }
             let reader = Task.detached { for await _ in stream {} }
-            await Task.yield()
+            try await Task.sleep(for: .microseconds(50))
             reader.cancel()
             await reader.value
         }
-        publisher.cancel()
-        #expect(await publisher.value > 0)
+        var published = 0
+        for publisher in publishers {
+            publisher.cancel()
+            published += await publisher.value
+        }
+        #expect(published > 0)
         #expect(live.subscriberCount == 0)
     }
 
