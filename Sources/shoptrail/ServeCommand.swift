@@ -3,6 +3,7 @@ import AsyncHTTPClient
 import Foundation
 import Hummingbird
 import Logging
+import Metrics
 import ServiceLifecycle
 import ShopTrail
 
@@ -38,6 +39,9 @@ struct ServeCommand: AsyncParsableCommand {
         ])
         let (adminToken, adminTokenOrigin) = try AdminToken.loadOrCreate(server: settled.server)
         let deps = AppDependencies(config: settled, store: store, logger: logger, adminToken: adminToken)
+        // Once per process (MetricsSystem is process-global): what other libraries count through
+        // swift-metrics lands in the registry /metrics renders, beside ShopTrail's own.
+        MetricsSystem.bootstrap(deps.signals.factory)
         let app = buildApplication(deps, host: settled.server.host, port: settled.server.port) { boundPort in
             // Straight to the file descriptor: stdout may be a pipe, where print() would sit in a buffer.
             let banner = Banner.text(config: settled, port: boundPort, databasePath: dbPath, adminTokenOrigin: adminTokenOrigin.description)
@@ -53,9 +57,16 @@ struct ServeCommand: AsyncParsableCommand {
                 + "  profiles:  curl -s http://127.0.0.1:\(port)/_sandbox/users\n"
             FileHandle.standardOutput.write(Data(text.utf8))
         }
-        let stages = BackgroundStages(config: settled, database: store.database, senders: delivery.senders, faultHook: Self.testFault(), logger: logger)
+        let stages = BackgroundStages(config: settled, database: store.database, senders: delivery.senders, faultHook: Self.testFault(), logger: logger,
+                                     signals: deps.signals)
         // Shut down in reverse order: stop taking beacons, then processing, then forwarding, then the sandbox.
-        let services = stages.services(app: app, first: delivery.sandbox.map { [$0] } ?? [])
+        var first: [any Service] = delivery.sandbox.map { [$0] } ?? []
+        if let listen = settled.server.metricsListen {
+            first.append(buildMetricsApplication(config: settled, store: store, signals: deps.signals, host: listen.host, port: listen.port, logger: logger) { port in
+                FileHandle.standardOutput.write(Data("metrics (no token, server.metrics_listen) on http://\(listen.host):\(port)/metrics\n".utf8))
+            })
+        }
+        let services = stages.services(app: app, first: first)
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await group.run()
@@ -103,6 +114,7 @@ enum Banner {
             "  health:    curl -s \(base)/healthz",
             "  collector: POST \(base)/v1/batch",
             "  admin:     token in \(adminTokenOrigin)  (GET \(base)/v1/shops/{domain}/snippet.liquid)",
+            "  console:   \(base)/console  (log in with the admin token; metrics: GET \(base)/metrics with it as Bearer)",
         ]
         for shop in config.shops {
             let braze = shop.braze.isDryRun ? "in-process sandbox (no Braze API key)" : "\(shop.braze.restEndpoint ?? "")"

@@ -9,7 +9,7 @@ import Hummingbird
 public enum AdminSecurityHeaders {
     /// Paths answered behind the admin token.
     static func isAdmin(_ path: String) -> Bool {
-        path == "/dashboard" || path.hasPrefix("/dashboard/") || path.hasPrefix("/v1/admin/") || path == "/v1/admin" || path.hasPrefix("/v1/shops/")
+        path == "/dashboard" || path.hasPrefix("/dashboard/") || path == "/console" || path.hasPrefix("/console/") || path == "/metrics" || path.hasPrefix("/v1/admin/") || path == "/v1/admin" || path.hasPrefix("/v1/shops/")
     }
 
     /// JSON and text answers load nothing at all.

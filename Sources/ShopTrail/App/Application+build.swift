@@ -14,6 +14,8 @@ public struct AppDependencies: Sendable {
     public var adminToken: Secret?
     /// The beacon rate limits; nil builds them from `config.server.limits`.
     public var rateLimits: BeaconRateLimits?
+    /// What the console and `/metrics` count; pass the same object to `BackgroundStages` so Braze answers show too.
+    public var signals = OperatorSignals()
 
     public init(config: ShopTrailConfig, store: any EventStore, clock: any WallClock = SystemClock(), limits: CollectorLimits = .init(), logger: Logger, adminToken: Secret? = nil) {
         self.config = config
@@ -33,8 +35,9 @@ public func buildRouter(_ deps: AppDependencies) -> Router<ShopTrailRequestConte
     router.add(middleware: JSONErrorMiddleware())
     let rateLimits = deps.rateLimits ?? BeaconRateLimits(deps.config.server.limits)
     HealthController(store: deps.store).addRoutes(to: router)
-    let collector = CollectorController(config: deps.config, store: deps.store, limits: deps.limits, clock: deps.clock,
+    var collector = CollectorController(config: deps.config, store: deps.store, limits: deps.limits, clock: deps.clock,
                                         rateLimits: rateLimits, logger: deps.logger)
+    collector.signals = deps.signals
     collector.addRoutes(to: router)
     // The storefront kit: tracker, admin snippet/pixel, App Proxy and Custom Pixel beacons.
     SDKController().addRoutes(to: router)
@@ -43,11 +46,17 @@ public func buildRouter(_ deps: AppDependencies) -> Router<ShopTrailRequestConte
     AppProxyController(collector: collector).addRoutes(to: router)
     BrazeTokenController(config: deps.config, clock: deps.clock, rateLimits: rateLimits, logger: deps.logger).addRoutes(to: router)
     PixelCollectorController(collector: collector).addRoutes(to: router)
-    WebhookController(config: deps.config, store: deps.store, clock: deps.clock, logger: deps.logger).addRoutes(to: router)
+    var webhooks = WebhookController(config: deps.config, store: deps.store, clock: deps.clock, logger: deps.logger)
+    webhooks.signals = deps.signals
+    webhooks.addRoutes(to: router)
     if let sqlite = deps.store as? SQLiteEventStore {
         let adminToken = deps.adminToken ?? deps.config.server.adminToken
         DashboardController(config: deps.config, database: sqlite.database, adminToken: adminToken, clock: deps.clock).addRoutes(to: router)
         BackfillController(config: deps.config, database: sqlite.database, adminToken: adminToken).addRoutes(to: router)
+        let database = sqlite.database
+        ConsoleController(config: deps.config, views: SQLiteOperatorViews(database: database), states: database,
+                          backfill: { shop in try await BackfillStore(database: database).job(shop: shop) }, signals: deps.signals,
+                          adminToken: adminToken, clock: deps.clock).addRoutes(to: router)
     }
     return router
 }

@@ -9,12 +9,14 @@ public struct BackgroundStages: Sendable {
     public let forwarder: BrazeForwarder
     public let outbox: SQLiteOutbox
 
+    /// `signals`: the console's and `/metrics`' counters (the same object the HTTP application shows).
     /// `senders`: each shop's Braze (its client, or a sandbox); `forwarder` settings default to each shop's packing limit.
     public init(config: ShopTrailConfig, database: SQLiteDatabase, senders: [String: any BrazeSending], forwarder settings: ForwarderSettings? = nil,
                 processorIdlePollMillis: EpochMillis = 1_000, clock: any WallClock = SystemClock(), faultHook: ProcessorService.FaultHook? = nil,
-                logger: Logger) {
+                logger: Logger, signals: OperatorSignals? = nil) {
         outbox = SQLiteOutbox(database: database)
-        forwarder = BrazeForwarder(outbox: outbox, senders: senders, clock: clock, settings: settings ?? ForwarderSettings(shops: config.shops), logger: logger)
+        forwarder = BrazeForwarder(outbox: outbox, senders: senders, clock: clock, settings: settings ?? ForwarderSettings(shops: config.shops), logger: logger,
+                                   signals: signals)
         processor = ProcessorService(database: database, config: config, clock: clock, idlePollMillis: processorIdlePollMillis, faultHook: faultHook, logger: logger)
         abandonment = AbandonmentScheduler(database: database, config: config, clock: clock, logger: logger)
     }

@@ -74,6 +74,8 @@ public final class BrazeForwarder: Service {
     private let clock: any WallClock
     private let settings: ForwarderSettings
     private let logger: Logger
+    /// Counts answers for the console and `/metrics` (in memory; the delivery log is written with the outbox).
+    private let signals: OperatorSignals?
     private let pacing = Mutex<[String: ShopPacing]>([:])
     /// The spacing of the fastest path: each round reserves at least this much of the shop's rate.
     private let minSpacing: EpochMillis
@@ -99,7 +101,9 @@ public final class BrazeForwarder: Service {
     }
 
     /// `senders` maps shop domains to their Braze client; shops without one are not drained.
-    public init(outbox: any Outbox, senders: [String: any BrazeSending], clock: any WallClock = SystemClock(), settings: ForwarderSettings = .init(), logger: Logger) {
+    public init(outbox: any Outbox, senders: [String: any BrazeSending], clock: any WallClock = SystemClock(), settings: ForwarderSettings = .init(), logger: Logger,
+                signals: OperatorSignals? = nil) {
+        self.signals = signals
         self.outbox = outbox
         self.senders = senders
         self.clock = clock
@@ -171,18 +175,24 @@ public final class BrazeForwarder: Service {
             return Round()
         }
         try await outbox.release(packed.leftover.map(\.seq))
+        let started = ContinuousClock.now
         let answer = await sender.send(packed.request)
         var round = Round(sent: true)
         let seqs = packed.carried.map(\.seq)
         let sentAt = clock.now()
+        let endpoint = "\(packed.request.method.rawValue) \(packed.request.path)"
+        signals?.brazeAnswered(shop: shop, endpoint: endpoint, answer: answer, latency: ContinuousClock.now - started, at: sentAt)
+        let receipt = { (outcome: String) in
+            DeliveryReceipt(endpoint: endpoint, status: answer.status, outcome: outcome, response: answer.summary, at: sentAt)
+        }
         switch answer.response {
         case .success(_, let minorErrors):
             let rejected = rejectedSeqs(minorErrors, packed)
             for (seq, reason) in rejected {
-                try await outbox.deadLetter([seq], reason: reason, now: sentAt)
+                try await outbox.deadLetter([seq], reason: reason, now: sentAt, receipt: receipt("dead"))
             }
             let delivered = seqs.filter { rejected[$0] == nil }
-            try await outbox.complete(delivered)
+            try await outbox.complete(delivered, receipt: receipt("delivered"))
             round.delivered = delivered.count
             round.deadLettered = rejected.count
             let spacing = interval(answer.rateLimit, path: packed.request.path, now: sentAt)
@@ -211,7 +221,7 @@ public final class BrazeForwarder: Service {
             logger.error("braze refused the API key", metadata: ["shop": .string(shop), "status": "\(status)"])
         case .rejected(let status, let message):
             if packed.carried.count == 1 {
-                try await outbox.deadLetter(seqs, reason: "\(status): \(message)", now: sentAt)
+                try await outbox.deadLetter(seqs, reason: "\(status): \(message)", now: sentAt, receipt: receipt("dead"))
                 round.deadLettered = 1
             } else {
                 // The whole request was refused: find the culprit by sending each operation alone.

@@ -81,12 +81,13 @@ public protocol Outbox: Sendable {
     func claim(shop: String, now: EpochMillis, limit: Int, leaseMillis: EpochMillis) async throws -> [OutboxEntry]
     /// Gives claimed operations back untouched (they did not fit in a request).
     func release(_ seqs: [Int64]) async throws
-    /// Removes delivered operations.
-    func complete(_ seqs: [Int64]) async throws
+    /// Removes delivered operations; with a receipt, records Braze's answer for each in the delivery log
+    /// in the same transaction.
+    func complete(_ seqs: [Int64], receipt: DeliveryReceipt?) async throws
     /// Releases operations for another attempt at `at`, counting the attempt.
     func retry(_ seqs: [Int64], at: EpochMillis, error: String) async throws
-    /// Moves permanently rejected operations to the dead-letter table with the reason.
-    func deadLetter(_ seqs: [Int64], reason: String, now: EpochMillis) async throws
+    /// Moves permanently rejected operations to the dead-letter table with the reason (and the answer to the delivery log).
+    func deadLetter(_ seqs: [Int64], reason: String, now: EpochMillis, receipt: DeliveryReceipt?) async throws
     /// Releases every claim (at start-up: a single forwarder's claims died with the old process).
     func releaseClaims() async throws
     func status(shop: String?, now: EpochMillis) async throws -> OutboxStatus
@@ -98,6 +99,15 @@ public protocol Outbox: Sendable {
     func waitForWork(timeout: Duration) async
     /// Operations whose id starts with `opIdPrefix` still pending, and those dead-lettered (one run's, e.g. a catalog sync).
     func count(shop: String, opIdPrefix: String) async throws -> (pending: Int, dead: Int)
+}
+
+extension Outbox {
+    /// Removes delivered operations without recording an answer.
+    public func complete(_ seqs: [Int64]) async throws { try await complete(seqs, receipt: nil) }
+    /// Dead-letters without recording an answer.
+    public func deadLetter(_ seqs: [Int64], reason: String, now: EpochMillis) async throws {
+        try await deadLetter(seqs, reason: reason, now: now, receipt: nil)
+    }
 }
 
 /// An operation Braze rejected for good, with Braze's reason.

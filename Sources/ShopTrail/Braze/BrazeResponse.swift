@@ -166,3 +166,32 @@ extension BrazeRateLimitInfo {
         self.init(limit: limit, remaining: remaining, resetAt: reset.map { Date(timeIntervalSince1970: $0) })
     }
 }
+
+extension BrazeAnswer {
+    /// The answer as the console shows it: built from the classified response, whose texts are already
+    /// scrubbed of the key, never from the raw body.
+    public var summary: String {
+        let text: String
+        switch response {
+        case .success(let processed, let minorErrors):
+            var members: [(key: String, value: JSONValue)] = [(key: "message", value: .string(minorErrors.isEmpty ? "success" : "queued"))]
+            for (key, count) in processed.sorted(by: { $0.key < $1.key }) { members.append((key: key, value: .number(String(count)))) }
+            if !minorErrors.isEmpty {
+                members.append((key: "errors", value: .array(minorErrors.prefix(20).map { error in
+                    var entry: [(key: String, value: JSONValue)] = [(key: "type", value: .string(error.message))]
+                    if let array = error.inputArray { entry.append((key: "input_array", value: .string(array))) }
+                    if let index = error.index { entry.append((key: "index", value: .number(String(index)))) }
+                    return .object(JSONObject(entry))
+                })))
+            }
+            text = JSONValue.object(JSONObject(members)).serialized
+        case .rateLimited(let retryAfter, _):
+            text = "rate limited" + (retryAfter.map { ", retry after \($0.components.seconds) s" } ?? "")
+        case .retryable(_, let reason):
+            text = reason
+        case .rejected(_, let message):
+            text = message
+        }
+        return String(text.prefix(2_000))
+    }
+}

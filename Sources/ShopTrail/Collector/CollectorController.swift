@@ -11,6 +11,8 @@ public struct CollectorController: Sendable {
     public let logger: Logger
     /// Events per write key (nil: unlimited, as in most tests).
     public let rateLimits: BeaconRateLimits?
+    /// The console's and `/metrics`' counters (nil: not counted).
+    public var signals: OperatorSignals?
     /// Every origin any shop allows; preflights carry no body, so they cannot name their shop.
     private let anyShopOrigins: Set<String>
 
@@ -51,21 +53,42 @@ public struct CollectorController: Sendable {
         let origin = request.headers[.origin]
         // Let a browser read errors too when the origin is one we serve.
         let cors = origin.flatMap { anyShopOrigins.contains($0) ? corsHeaders(origin: $0) : nil } ?? [:]
+        let started = ContinuousClock.now
+        var seen = Seen()
         do {
-            let accepted = try await accept(request, origin: origin, clientIP: clientIP)
+            let accepted = try await accept(request, origin: origin, clientIP: clientIP, seen: &seen)
+            observe(seen, route: "batch", started: started, error: nil)
             var headers = cors
             headers[.contentType] = "application/json; charset=utf-8"
             let body = #"{"ok":true,"accepted":\#(accepted.inserted),"duplicates":\#(accepted.duplicates)}"#
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
         } catch {
             logger.debug("beacon refused", metadata: ["status": "\(error.status.code)", "error": .string(error.code)])
+            observe(seen, route: "batch", started: started, error: error)
             var apiError = error
             for field in cors { apiError.headers.append(field) }
             return apiError.plainResponse()
         }
     }
 
-    private func accept(_ request: Request, origin: String?, clientIP: String?) async throws(APIError) -> AppendResult {
+    /// What a beacon turned out to be, as far as it got: for the counters.
+    struct Seen {
+        var shop: String?
+        var events: [NewEvent] = []
+    }
+
+    /// Counts a beacon's outcome (accepted, or refused with the error's code) and feeds the live page; never waits.
+    func observe(_ seen: Seen, route: String, started: ContinuousClock.Instant, error: APIError?) {
+        guard let signals else { return }
+        let latency = ContinuousClock.now - started
+        if let error {
+            signals.refused(reason: error.code, shop: seen.shop, route: route, latency: latency)
+        } else if let shop = seen.shop {
+            signals.accepted(seen.events, shop: shop, route: route, at: clock.now(), latency: latency)
+        }
+    }
+
+    private func accept(_ request: Request, origin: String?, clientIP: String?, seen: inout Seen) async throws(APIError) -> AppendResult {
         let buffer = try await Self.readBody(request, limits: limits)
         let receivedAt = clock.now()
         // Any Content-Type is parsed as JSON: sendBeacon sends text/plain, curl -d sends form encoding.
@@ -73,6 +96,7 @@ public struct CollectorController: Sendable {
         guard let shop = config.shop(writeKey: writeKey) else {
             throw APIError(.unauthorized, "unknown_write_key", "write_key '\(IncomingBatch.truncate(writeKey))' belongs to no shop", field: "write_key")
         }
+        seen.shop = shop.domain
         // No Origin means no browser (curl, a server, a pixel's worker fetch): the write key is public anyway.
         if let origin, !shop.allows(origin: origin) {
             throw APIError(.forbidden, "origin_not_allowed", "origin \(IncomingBatch.truncate(origin)) is not in allowed_origins of \(shop.domain)")
@@ -82,6 +106,7 @@ public struct CollectorController: Sendable {
         let events = try makeEvents(batch, shop: shop, receivedAt: receivedAt)
         do {
             let result = try await store.append(events)
+            seen.events = events
             logger.debug("batch stored", metadata: ["shop": .string(shop.domain), "inserted": "\(result.inserted)", "duplicates": "\(result.duplicates)"])
             return result
         } catch {

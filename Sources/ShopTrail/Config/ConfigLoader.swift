@@ -40,6 +40,7 @@ public enum ConfigLoader {
         if let node = top.node("server") {
             let s = try MappingReader(node, path: "server", allowed: [
                 "public_url", "host", "port", "data_dir", "sqlite_synchronous", "admin_token", "admin_token_env", "limits", "retention",
+                "metrics_listen",
             ])
             if let node = s.node("limits") { server.limits = try Self.limits(node) }
             if let node = s.node("retention") {
@@ -53,6 +54,13 @@ public enum ConfigLoader {
                 server.port = port
             }
             if let dir = try s.string("data_dir") { server.dataDir = dir }
+            if let listen = try s.string("metrics_listen") {
+                let parts = listen.split(separator: ":", omittingEmptySubsequences: false)
+                guard parts.count == 2, !parts[0].isEmpty, let port = Int(parts[1]), (0...65535).contains(port) else {
+                    throw s.error("metrics_listen", "must be HOST:PORT, e.g. 127.0.0.1:9464, got '\(listen)'")
+                }
+                server.metricsListen = MetricsListen(String(parts[0]), port)
+            }
             if let sync: SQLiteSynchronous = try s.enumeration("sqlite_synchronous") { server.sqliteSynchronous = sync }
             server.adminToken = try s.secret("admin_token", env: env)
             if let token = server.adminToken, token.value.utf8.count < 16 {

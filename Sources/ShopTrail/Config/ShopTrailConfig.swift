@@ -66,6 +66,9 @@ public struct ServerConfig: Sendable, Equatable {
     public var limits = ServerLimits()
     /// How long what grows with traffic is kept (`server.retention`).
     public var retention = RetentionConfig()
+    /// `server.metrics_listen`: a second address serving `GET /metrics` alone, without the admin token
+    /// (keep it private: loopback or an internal network).
+    public var metricsListen: MetricsListen?
 
     public init(publicURL: String, host: String = "127.0.0.1", port: Int = 8080, dataDir: String = "./data", sqliteSynchronous: SQLiteSynchronous = .full, adminToken: Secret? = nil) {
         self.publicURL = publicURL
@@ -74,6 +77,17 @@ public struct ServerConfig: Sendable, Equatable {
         self.dataDir = dataDir
         self.sqliteSynchronous = sqliteSynchronous
         self.adminToken = adminToken
+    }
+}
+
+/// Where `/metrics` is also served (`server.metrics_listen: HOST:PORT`).
+public struct MetricsListen: Sendable, Equatable {
+    public var host: String
+    public var port: Int
+
+    public init(_ host: String, _ port: Int) {
+        self.host = host
+        self.port = port
     }
 }
 

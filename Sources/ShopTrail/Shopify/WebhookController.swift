@@ -12,6 +12,8 @@ public struct WebhookController: Sendable {
     let store: any EventStore
     let clock: any WallClock
     let logger: Logger
+    /// The console's counters and live feed (nil: not observed).
+    var signals: OperatorSignals?
     /// Order payloads with many lines run to a few hundred KB; this leaves room.
     static let maxBodyBytes = 4 * 1024 * 1024
 
@@ -73,7 +75,9 @@ public struct WebhookController: Sendable {
                              clientTime: triggered, time: triggered ?? receivedAt, receivedAt: receivedAt, context: nil,
                              properties: String(decoding: bytes, as: UTF8.self))
         do {
-            return try await store.append([event])
+            let result = try await store.append([event])
+            if result.inserted > 0 { signals?.webhookAccepted([event], shop: shop.domain) }
+            return result
         } catch {
             logger.error("event store append failed", metadata: ["shop": .string(shop.domain), "error": "\(type(of: error))"])
             // Shopify retries a non-2xx delivery: nothing acknowledged is lost.

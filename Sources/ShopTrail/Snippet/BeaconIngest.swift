@@ -16,18 +16,24 @@ struct BeaconIngest: Sendable {
         authorize: (ShopConfig) throws(APIError) -> Void,
         verified: String? = nil, clientIP: String? = nil
     ) async -> Response {
+        let started = ContinuousClock.now
+        let route = source == .pixel ? "pixel" : "app_proxy"
+        var seen = CollectorController.Seen()
         do {
-            let result = try await accept(request, source: source, authorize: authorize, verified: verified, clientIP: clientIP)
+            let result = try await accept(request, source: source, authorize: authorize, verified: verified, clientIP: clientIP, seen: &seen)
+            collector.observe(seen, route: route, started: started, error: nil)
             let body = #"{"ok":true,"accepted":\#(result.inserted),"duplicates":\#(result.duplicates)}"#
             return Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: body)))
         } catch {
             collector.logger.debug("beacon refused", metadata: ["source": .string(source.rawValue), "status": "\(error.status.code)", "error": .string(error.code)])
+            collector.observe(seen, route: route, started: started, error: error)
             return error.plainResponse()
         }
     }
 
     private func accept(
-        _ request: Request, source: EventSource, authorize: (ShopConfig) throws(APIError) -> Void, verified: String?, clientIP: String?
+        _ request: Request, source: EventSource, authorize: (ShopConfig) throws(APIError) -> Void, verified: String?, clientIP: String?,
+        seen: inout CollectorController.Seen
     ) async throws(APIError) -> AppendResult {
         let limits = collector.limits
         let buffer = try await CollectorController.readBody(request, limits: limits)
@@ -36,6 +42,7 @@ struct BeaconIngest: Sendable {
         guard let shop = collector.config.shop(writeKey: writeKey) else {
             throw APIError(.unauthorized, "unknown_write_key", "write_key '\(IncomingBatch.truncate(writeKey))' belongs to no shop", field: "write_key")
         }
+        seen.shop = shop.domain
         try authorize(shop)
         try collector.spendRateLimits(shop, envelope: envelope, clientIP: clientIP)
         let batch = try IncomingBatch.validate(envelope: envelope, writeKey: writeKey, limits: limits)
@@ -46,7 +53,9 @@ struct BeaconIngest: Sendable {
             return event
         }
         do {
-            return try await collector.store.append(events)
+            let result = try await collector.store.append(events)
+            seen.events = events
+            return result
         } catch {
             collector.logger.error("event store append failed", metadata: ["shop": .string(shop.domain), "error": "\(type(of: error))"])
             var apiError = APIError(.serviceUnavailable, "store_unavailable", "the event store could not commit the batch; retry later")

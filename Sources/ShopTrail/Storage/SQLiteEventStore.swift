@@ -164,7 +164,9 @@ public final class SQLiteEventStore: EventStore {
     /// The columns every event query selects, in `loggedEvent`'s order.
     static let eventColumns = "position, shop, source, event_id, name, visitor_id, session_id, client_time, time, received_at, \(contextColumn), properties, verified"
     /// An event's context, inline or shared with its batch (`FROM events`, not aliased).
-    static let contextColumn = "COALESCE(context, (SELECT text FROM event_contexts WHERE id = events.context_id)) AS context"
+    static let contextColumn = contextExpression + " AS context"
+    /// The same, as an expression (`FROM events`, not aliased).
+    static let contextExpression = "COALESCE(context, (SELECT text FROM event_contexts WHERE id = events.context_id))"
     /// Deletes events matching `condition` (an SQL expression on `events`), and the shared contexts only
     /// they referred to; returns how many events went. The contexts to check come back from the delete
     /// itself, so no scan of `event_contexts` holds the write lock.
@@ -369,6 +371,7 @@ enum SQLiteMigrations {
                 );
                 """)
         }
+        SQLiteOperatorViews.migrate(&migrator)
         return migrator
     }
 }

@@ -5,9 +5,12 @@ public final class SQLiteOutbox: Outbox {
     private let pool: DatabasePool
     private let filled: StageWakeup
 
-    public init(database: SQLiteDatabase) {
+    private let retention: DeliveryLogRetention
+
+    public init(database: SQLiteDatabase, deliveryLog retention: DeliveryLogRetention = .init()) {
         self.pool = database.pool
         self.filled = database.outboxFilled
+        self.retention = retention
     }
 
     public func waitForWork(timeout: Duration) async {
@@ -67,9 +70,11 @@ public final class SQLiteOutbox: Outbox {
         }
     }
 
-    public func complete(_ seqs: [Int64]) async throws {
+    public func complete(_ seqs: [Int64], receipt: DeliveryReceipt?) async throws {
         guard !seqs.isEmpty else { return }
+        let retention = retention
         try await pool.write { db in
+            if let receipt { try SQLiteOperatorViews.record(db, seqs: seqs, receipt: receipt, retention: retention) }
             let delete = try db.cachedStatement(sql: "DELETE FROM outbox WHERE seq = ?")
             for seq in seqs { try delete.execute(arguments: [seq]) }
         }
@@ -85,9 +90,11 @@ public final class SQLiteOutbox: Outbox {
         }
     }
 
-    public func deadLetter(_ seqs: [Int64], reason: String, now: EpochMillis) async throws {
+    public func deadLetter(_ seqs: [Int64], reason: String, now: EpochMillis, receipt: DeliveryReceipt?) async throws {
         guard !seqs.isEmpty else { return }
+        let retention = retention
         try await pool.write { db in
+            if let receipt { try SQLiteOperatorViews.record(db, seqs: seqs, receipt: receipt, retention: retention) }
             let move = try db.cachedStatement(sql: """
                 INSERT OR REPLACE INTO outbox_dead (op_id, shop, user_key, kind, payload, created_at, attempts, reason, died_at)
                 SELECT op_id, shop, user_key, kind, payload, created_at, attempts + 1, ?, ? FROM outbox WHERE seq = ?

@@ -91,7 +91,9 @@ public final class PostgresOutbox: Outbox {
         _ = try await database.rows("UPDATE outbox SET lease_until = 0, lease_owner = NULL WHERE seq = ANY(\(seqs)) AND lease_owner = \(instance)")
     }
 
-    public func complete(_ seqs: [Int64]) async throws {
+    /// The delivery log (Braze's answer per operation, for the console) is not on PostgreSQL yet:
+    /// `receipt` is not kept here (docs/postgres.md).
+    public func complete(_ seqs: [Int64], receipt: DeliveryReceipt?) async throws {
         guard !seqs.isEmpty else { return }
         _ = try await database.rows("DELETE FROM outbox WHERE seq = ANY(\(seqs))")
     }
@@ -104,7 +106,7 @@ public final class PostgresOutbox: Outbox {
             """)
     }
 
-    public func deadLetter(_ seqs: [Int64], reason: String, now: EpochMillis) async throws {
+    public func deadLetter(_ seqs: [Int64], reason: String, now: EpochMillis, receipt: DeliveryReceipt?) async throws {
         guard !seqs.isEmpty else { return }
         try await database.transaction { connection in
             try await connection.query("""
