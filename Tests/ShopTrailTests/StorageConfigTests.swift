@@ -54,31 +54,29 @@ import Testing
         }
     }
 
-    @Test func anUnreachableServerIsNamedWithinTheTimeout() async throws {
-        // A loopback port nothing listens on: the connection is refused at once.
-        let url = try PostgresURL.parse("postgres://shoptrail:hunter2@127.0.0.1:1/shoptrail?sslmode=disable").get()
-        let database = try PostgresDatabase(url: url)
+    /// Opens `url` and returns the refusal, which must name `storage.url` and never the password.
+    func refusal(opening url: PostgresURL) async throws -> String {
         do {
-            try await database.withRunning { try await $0.open(timeout: .seconds(60)) }
-            Issue.record("opening an unreachable server succeeded")
+            try await PostgresDatabase(url: url).withRunning { try await $0.open(timeout: .seconds(600)) }
         } catch let error as StorageUnavailable {
             #expect(error.key == "storage.url")
-            #expect("\(error)".contains("127.0.0.1:1"), "\(error)")
-            #expect(!"\(error)".contains("hunter2"))
+            if let password = url.password?.value { #expect(!"\(error)".contains(password)) }
+            return "\(error)"
         }
+        Issue.record("opening \(url) succeeded")
+        return ""
+    }
+
+    @Test func anUnreachableServerIsNamedWithinTheTimeout() async throws {
+        // A loopback port nothing listens on: the connection is refused at once.
+        let message = try await refusal(opening: PostgresURL.parse("postgres://shoptrail:hunter2@127.0.0.1:1/shoptrail?sslmode=disable").get())
+        #expect(message.contains("127.0.0.1:1"), "\(message)")
     }
 
     @Test func aWrongPasswordIsReportedAsTheServersAnswer() async throws {
         var url = try StorageEngineUnderTest.serverURL()
         url.password = Secret("not-the-password")
-        let database = try PostgresDatabase(url: url)
-        do {
-            try await database.withRunning { try await $0.open(timeout: .seconds(600)) }
-            Issue.record("a wrong password was accepted")
-        } catch let error as StorageUnavailable {
-            #expect(error.key == "storage.url")
-            #expect("\(error)".contains("password authentication failed"), "\(error)")
-            #expect(!"\(error)".contains("not-the-password"))
-        }
+        let message = try await refusal(opening: url)
+        #expect(message.contains("password authentication failed"), "\(message)")
     }
 }
