@@ -135,13 +135,18 @@ import Testing
             let processor = ProcessorService(database: p.temp.store.database, config: p.config,
                                              faultHook: { if $0.event.eventId == "bad" { throw Fault() } }, logger: Fixtures.logger())
             try await p.send("v_quarantine1", [("ok1", "page_viewed", 1, "{}"), ("bad", "page_viewed", 2, "{}"), ("ok2", "page_viewed", 3, "{}")])
-            // A chunk that throws is not committed…
-            await #expect(throws: Fault.self) { try await processor.processChunk() }
-            // …and event by event the bad one is set aside, the others handled.
-            #expect(try await processor.processOneAlone() == 1)
-            #expect(try await processor.processOneAlone() == 1)
+            // A chunk may stop on its time budget after "ok1" (a loaded machine); the chunk that reaches "bad"
+            // throws and is not committed…
+            var threw = false
+            for _ in 0..<3 where !threw {
+                do { _ = try await processor.processChunk() } catch is Fault { threw = true }
+            }
+            #expect(threw, "no chunk reached the throwing event")
+            // …and event by event the bad one is set aside, the others handled, until the log is read.
+            var alone = 0
+            while alone < 10, try await processor.processOneAlone() == 1 { alone += 1 }
+            #expect((2...3).contains(alone), "\(alone) events handled alone")
             #expect(try await processor.quarantined().map(\.eventId) == ["bad"])
-            #expect(try await processor.processOneAlone() == 1)
             #expect(try await processor.processOneAlone() == 0)
             // After a fix (here: without the fault) the retry releases it.
             let fixed = ProcessorService(database: p.temp.store.database, config: p.config, logger: Fixtures.logger())

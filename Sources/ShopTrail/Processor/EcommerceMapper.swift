@@ -43,7 +43,9 @@ struct EcommerceMapper {
 
     /// `ecommerce.cart_updated` for a whole-cart snapshot (nil for an empty cart: Braze refuses those; none in legacy naming).
     func cartUpdated(_ p: JSONObject) -> (name: String, properties: JSONObject, signature: String)? {
-        guard naming == .ecommerce, let token = p["cart_token"]?.stringValue, !token.isEmpty,
+        // The token as every other path keys the cart (without Shopify's `?key=…`), so Braze's cart_id
+        // matches the checkout's and the order's cart token whichever client sent the beacon.
+        guard naming == .ecommerce, let token = CartSnapshot.token(p["cart_token"]),
               let currency = p["currency"]?.stringValue, let items = p["items"]?.arrayValue else { return nil }
         var products: [JSONValue] = []
         var signature: [String] = []
