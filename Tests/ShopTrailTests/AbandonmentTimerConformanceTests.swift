@@ -40,14 +40,8 @@ struct PostgresTimerTransactions: TimerTransactions {
 
 extension StorageEngineUnderTest {
     func withTimers(_ body: @Sendable (any TimerTransactions) async throws -> Void) async throws {
-        switch self {
-        case .sqlite:
-            let temp = try TempStore()
-            try await body(SQLiteTimerTransactions(database: temp.store.database))
-            withExtendedLifetime(temp) {}
-        case .postgres:
-            try await Self.withFreshDatabase { database async throws in try await body(PostgresTimerTransactions(database: database)) }
-        }
+        try await with(sqlite: { SQLiteTimerTransactions(database: $0.database) as any TimerTransactions },
+                       postgres: { PostgresTimerTransactions(database: $0) }, body)
     }
 }
 

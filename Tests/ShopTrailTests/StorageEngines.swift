@@ -21,29 +21,28 @@ enum StorageEngineUnderTest: String, CaseIterable, CustomTestStringConvertible, 
         return try PostgresURL.parse(text).get()
     }
 
-    /// Runs `body` with a fresh event log on this engine.
-    func withEventStore(_ body: @Sendable (any EventStore) async throws -> Void) async throws {
+    /// Runs `body` with a repository made on a fresh, empty store of this engine.
+    func with<Repository: Sendable>(sqlite: @escaping @Sendable (SQLiteEventStore) -> Repository,
+                                    postgres: @escaping @Sendable (PostgresDatabase) -> Repository,
+                                    _ body: @Sendable (Repository) async throws -> Void) async throws {
         switch self {
         case .sqlite:
             let temp = try TempStore()
-            try await body(temp.store)
+            try await body(sqlite(temp.store))
+            withExtendedLifetime(temp) {}
         case .postgres:
-            try await Self.withFreshDatabase { database in
-                try await body(PostgresEventStore(database: database))
-            }
+            try await Self.withFreshDatabase { database async throws in try await body(postgres(database)) }
         }
+    }
+
+    /// Runs `body` with a fresh event log on this engine.
+    func withEventStore(_ body: @Sendable (any EventStore) async throws -> Void) async throws {
+        try await with(sqlite: { $0 as any EventStore }, postgres: { PostgresEventStore(database: $0) }, body)
     }
 
     /// Runs `body` with a fresh, empty outbox on this engine.
     func withOutbox(_ body: @Sendable (any Outbox) async throws -> Void) async throws {
-        switch self {
-        case .sqlite:
-            let temp = try TempStore()
-            try await body(SQLiteOutbox(database: temp.store.database))
-            withExtendedLifetime(temp) {}
-        case .postgres:
-            try await Self.withFreshDatabase { database in try await body(PostgresOutbox(database: database)) }
-        }
+        try await with(sqlite: { SQLiteOutbox(database: $0.database) as any Outbox }, postgres: { PostgresOutbox(database: $0) }, body)
     }
 
     /// Creates a database of its own on the test server, migrates it, runs `body`, drops it.

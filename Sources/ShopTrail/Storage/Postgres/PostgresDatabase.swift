@@ -95,7 +95,8 @@ public final class PostgresDatabase: Sendable {
         return "cannot reach PostgreSQL at \(url.host):\(url.port): \(error.code)"
     }
 
-    /// Runs `body` in one transaction on a pooled connection.
+    /// Runs `body` in one transaction on a pooled connection. Not postgres-nio's `withTransaction`: that
+    /// wraps the body's error in `PostgresTransactionError`, and callers here act on theirs (`ShopLeaseLost`).
     func transaction<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
         try await client.withConnection { connection in
             try await connection.query("BEGIN", logger: logger)
