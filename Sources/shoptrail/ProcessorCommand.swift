@@ -15,7 +15,7 @@ struct ProcessorCommand: AsyncParsableCommand {
         let (database, config) = try options.openDatabase()
         var logger = Logger(label: "shoptrail.processor")
         logger.logLevel = .warning
-        return ProcessorService(database: database, config: config, logger: logger)
+        return ProcessorService(log: database.processorLog, config: config, logger: logger)
     }
 }
 

@@ -7,7 +7,7 @@ import Metrics
 import ServiceLifecycle
 import ShopTrail
 
-/// `shoptrail serve`: the collector and everything behind it, on the embedded SQLite store.
+/// `shoptrail serve`: the collector and everything behind it, on the configured store (SQLite by default).
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "serve", abstract: "Run the ShopTrail server.")
 
@@ -25,13 +25,15 @@ struct ServeCommand: AsyncParsableCommand {
         if let port { config.server.port = port }
         if let data { config.server.dataDir = data }
 
-        if config.storage.engine == .postgres { try await Self.refusePostgresEngine(config.storage, logger: logger) }
-        try prepareDataDirectory(config.server.dataDir, logger: logger)
-        let dbPath = (config.server.dataDir as NSString).appendingPathComponent("shoptrail.sqlite")
-        let store = try SQLiteEventStore(path: dbPath, synchronous: config.server.sqliteSynchronous)
-        logger.info("store opened", metadata: ["path": .string(dbPath), "synchronous": .string(config.server.sqliteSynchronous.rawValue)])
-
+        if config.storage.engine == .sqlite { try prepareDataDirectory(config.server.dataDir, logger: logger) }
         let settled = config
+        try await withConfiguredStore(settled, instance: defaultInstanceName(), logger: logger) { store in
+            logger.info("store opened", metadata: ["store": .string(store.engineDescription)])
+            try await Self.serve(settled, store: store, logger: logger, sandboxPort: sandboxPort)
+        }
+    }
+
+    static func serve(_ settled: ShopTrailConfig, store: any ShopTrailStore, logger: Logger, sandboxPort: Int?) async throws {
         let descriptors = ConnectionCounter.raiseDescriptorLimit()
         logger.info("connection limits", metadata: [
             "descriptors": "\(descriptors)", "max_connections": "\(ConnectionCounter.effectiveLimit(configured: settled.server.limits.maxConnections))",
@@ -44,7 +46,7 @@ struct ServeCommand: AsyncParsableCommand {
         MetricsSystem.bootstrap(deps.signals.factory)
         let app = buildApplication(deps, host: settled.server.host, port: settled.server.port) { boundPort in
             // Straight to the file descriptor: stdout may be a pipe, where print() would sit in a buffer.
-            let banner = Banner.text(config: settled, port: boundPort, databasePath: dbPath, adminTokenOrigin: adminTokenOrigin.description)
+            let banner = Banner.text(config: settled, port: boundPort, store: store.engineDescription, adminTokenOrigin: adminTokenOrigin.description)
             FileHandle.standardOutput.write(Data((banner + "\n").utf8))
         }
 
@@ -57,7 +59,7 @@ struct ServeCommand: AsyncParsableCommand {
                 + "  profiles:  curl -s http://127.0.0.1:\(port)/_sandbox/users\n"
             FileHandle.standardOutput.write(Data(text.utf8))
         }
-        let stages = BackgroundStages(config: settled, database: store.database, senders: delivery.senders, faultHook: Self.testFault(), logger: logger,
+        let stages = BackgroundStages(config: settled, store: store, senders: delivery.senders, faultHook: Self.testFault(), logger: logger,
                                      signals: deps.signals)
         // Shut down in reverse order: stop taking beacons, then processing, then forwarding, then the sandbox.
         var first: [any Service] = delivery.sandbox.map { [$0] } ?? []
@@ -79,20 +81,6 @@ struct ServeCommand: AsyncParsableCommand {
         logger.notice("stopped", metadata: ["batches": "\(stats.batches)", "transactions": "\(stats.transactions)"])
     }
 
-    /// The PostgreSQL engine is built repository by repository (issue 16): the schema and the event log
-    /// are in, the processor's state, the outbox and the timers are not yet. Serving on it would split
-    /// one store over two engines, so `serve` checks the server (a wrong URL or an unreachable server
-    /// is named as such) and then says plainly that this version serves on SQLite only.
-    static func refusePostgresEngine(_ storage: StorageConfig, logger: Logger) async throws {
-        guard let url = storage.postgres else { throw StorageUnavailable(key: "storage.url", reason: "is required with engine: postgres") }
-        let database = try PostgresDatabase(url: url, logger: logger)
-        try await database.withRunning { try await $0.open() }
-        throw StorageUnavailable(key: "storage.engine", reason: """
-            PostgreSQL at \(url.host):\(url.port) answered and its schema is migrated, but this version serves on the \
-            SQLite engine only (the PostgreSQL engine has the event log, not yet the processor state, outbox and timers): use engine: sqlite
-            """)
-    }
-
     /// Test-only: `SHOPTRAIL_TEST_FAULT_EVENT_ID=<event id>` makes the process die when the processor
     /// handles that event (the end-to-end test of the crash-only safety net). Never set it in production.
     static func testFault() -> ProcessorService.FaultHook? {
@@ -105,12 +93,12 @@ struct ServeCommand: AsyncParsableCommand {
 
 /// What a newcomer needs to see when the server starts.
 enum Banner {
-    static func text(config: ShopTrailConfig, port: Int, databasePath: String, adminTokenOrigin: String) -> String {
+    static func text(config: ShopTrailConfig, port: Int, store: String, adminTokenOrigin: String) -> String {
         let base = "http://\(config.server.host == "0.0.0.0" ? "127.0.0.1" : config.server.host):\(port)"
         var lines = [
             "ShopTrail \(ShopTrailVersion.string) is running on \(base)",
             "  config:    \(config.origin)",
-            "  store:     \(databasePath) (SQLite, WAL, synchronous=\(config.server.sqliteSynchronous.rawValue))",
+            "  store:     \(store)\(config.storage.engine == .sqlite ? ", synchronous=\(config.server.sqliteSynchronous.rawValue)" : "")",
             "  health:    curl -s \(base)/healthz",
             "  collector: POST \(base)/v1/batch",
             "  admin:     token in \(adminTokenOrigin)  (GET \(base)/v1/shops/{domain}/snippet.liquid)",

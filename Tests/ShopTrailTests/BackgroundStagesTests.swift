@@ -40,7 +40,7 @@ import Testing
             var settings = ForwarderSettings(shops: p.config.shops)
             settings.idlePollMillis = 600_000
             settings.lingerMillis = 0
-            let stages = BackgroundStages(config: p.config, database: p.temp.store.database, senders: [WebhookTests.domain: client], forwarder: settings,
+            let stages = BackgroundStages(config: p.config, store: p.temp.store, senders: [WebhookTests.domain: client], forwarder: settings,
                                           processorIdlePollMillis: 600_000, logger: Fixtures.logger())
             let group = ServiceGroup(configuration: .init(services: [stages.forwarder, stages.processor], gracefulShutdownSignals: [], logger: Fixtures.logger()))
             let running = Task { try await group.run() }

@@ -106,7 +106,7 @@ import Testing
                 #expect(String(buffer: response.body) == #"{"status":"ok"}"#)
             }
         }
-        try await Fixtures.app(store: UnavailableStore()).test(.router) { client in
+        try await Fixtures.app(collectorOnly: UnavailableStore()).test(.router) { client in
             try await client.execute(uri: "/healthz", method: .get) { response in
                 #expect(response.status == .serviceUnavailable)
             }
@@ -114,7 +114,7 @@ import Testing
     }
 
     @Test func aStoreThatCannotCommitIsA503NotAnAcknowledgement() async throws {
-        try await Fixtures.app(store: UnavailableStore()).test(.router) { client in
+        try await Fixtures.app(collectorOnly: UnavailableStore()).test(.router) { client in
             let (status, body, headers) = try await client.postBatch(Fixtures.batch())
             #expect(status == .serviceUnavailable)
             #expect(body.contains(#""error":"store_unavailable""#))

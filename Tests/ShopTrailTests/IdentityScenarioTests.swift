@@ -21,7 +21,7 @@ import Testing
         let sandbox: any TestClientProtocol
         let processor: ProcessorService
         let forwarder: BrazeForwarder
-        let outbox: SQLiteOutbox
+        let outbox: any Outbox
         let temp: TempStore
         let config: ShopTrailConfig
         var shopDomain = IdentityScenarioTests.shop
@@ -122,7 +122,7 @@ import Testing
                 var settings = ForwarderSettings(shops: config.shops)
                 settings.lingerMillis = 0
                 // The stages as `serve` assembles them; the tests drive them round by round.
-                let stages = BackgroundStages(config: config, database: temp.store.database, senders: [domain: client], forwarder: settings,
+                let stages = BackgroundStages(config: config, store: temp.store, senders: [domain: client], forwarder: settings,
                                               logger: Fixtures.logger())
                 try await app.test(.live) { collector in
                     try await body(Pipeline(collector: collector, sandbox: sandbox, processor: stages.processor, forwarder: stages.forwarder,

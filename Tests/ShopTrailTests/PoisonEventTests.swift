@@ -132,7 +132,7 @@ import Testing
     @Test func aThrowingEventIsQuarantinedAndTheRestFlows() async throws {
         struct Fault: Error {}
         try await Scenario.with { p in
-            let processor = ProcessorService(database: p.temp.store.database, config: p.config,
+            let processor = ProcessorService(log: p.temp.store.processorLog, config: p.config,
                                              faultHook: { if $0.event.eventId == "bad" { throw Fault() } }, logger: Fixtures.logger())
             try await p.send("v_quarantine1", [("ok1", "page_viewed", 1, "{}"), ("bad", "page_viewed", 2, "{}"), ("ok2", "page_viewed", 3, "{}")])
             // A chunk may stop on its time budget after "ok1" (a loaded machine); the chunk that reaches "bad"
@@ -149,7 +149,7 @@ import Testing
             #expect(try await processor.quarantined().map(\.eventId) == ["bad"])
             #expect(try await processor.processOneAlone() == 0)
             // After a fix (here: without the fault) the retry releases it.
-            let fixed = ProcessorService(database: p.temp.store.database, config: p.config, logger: Fixtures.logger())
+            let fixed = ProcessorService(log: p.temp.store.processorLog, config: p.config, logger: Fixtures.logger())
             let retried = try await fixed.retryQuarantined()
             #expect(retried.released == 1 && retried.failed.isEmpty)
             #expect(try await fixed.quarantineCount() == 0)

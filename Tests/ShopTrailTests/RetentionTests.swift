@@ -26,7 +26,7 @@ import Testing
         _ = try await temp.store.append([event("old1", visitor: "v_old_visitor", at: start), event("old2", visitor: "v_old_visitor", at: start)])
         _ = try await temp.store.append([event("old3", visitor: "v_old_visitor", at: start, context: #"{"customer":{"id":"1"}}"#)])
         let clock = ManualClock(start + 40 * day)
-        let processor = ProcessorService(database: temp.store.database, config: config, clock: clock, logger: Fixtures.logger())
+        let processor = ProcessorService(log: temp.store.processorLog, config: config, clock: clock, logger: Fixtures.logger())
         try await processor.drain()
         _ = try await temp.store.append([event("new1", visitor: "v_new_visitor", at: start + 38 * day), event("new2", visitor: "v_new_visitor", at: start + 38 * day)])
         try await processor.drain()
@@ -62,7 +62,7 @@ import Testing
         }
         _ = try await temp.store.append([event("h1", at: start), event("h2", at: start)])
         _ = try await temp.store.append([event("h3", at: start + 35 * 86_400_000), event("h4", at: start + 35 * 86_400_000)])
-        let processor = ProcessorService(database: temp.store.database, config: config, clock: ManualClock(start + 40 * 86_400_000), logger: Fixtures.logger())
+        let processor = ProcessorService(log: temp.store.processorLog, config: config, clock: ManualClock(start + 40 * 86_400_000), logger: Fixtures.logger())
         try await processor.drain()
         #expect(try await Self.count(temp, "event_contexts") == 2)
         try await processor.purgeHeld()

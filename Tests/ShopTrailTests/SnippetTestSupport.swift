@@ -18,7 +18,7 @@ enum KitFixtures {
         shops: [proxyShop, Fixtures.shopB], origin: "tests"
     )
 
-    static func app(store: any EventStore, clock: any WallClock = ManualClock()) -> some ApplicationProtocol {
+    static func app(store: any ShopTrailStore, clock: any WallClock = ManualClock()) -> some ApplicationProtocol {
         buildApplication(AppDependencies(config: config, store: store, clock: clock, logger: Fixtures.logger()), host: "127.0.0.1", port: 0)
     }
 

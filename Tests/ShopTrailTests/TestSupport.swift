@@ -57,8 +57,13 @@ enum Fixtures {
         return logger
     }
 
-    static func app(store: any EventStore, clock: any WallClock = ManualClock(), limits: CollectorLimits = .init()) -> some ApplicationProtocol {
+    static func app(store: any ShopTrailStore, clock: any WallClock = ManualClock(), limits: CollectorLimits = .init()) -> some ApplicationProtocol {
         buildApplication(AppDependencies(config: config, store: store, clock: clock, limits: limits, logger: logger()), host: "127.0.0.1", port: 0)
+    }
+
+    /// The collector on a log that is down: no admin surface.
+    static func app(collectorOnly store: any EventStore) -> some ApplicationProtocol {
+        buildApplication(AppDependencies(config: config, collectorOnly: store, clock: ManualClock(), logger: logger()), host: "127.0.0.1", port: 0)
     }
 
     /// A valid batch body; `events` are (id, name) pairs.

@@ -74,7 +74,7 @@ import Testing
         for chunk in stride(from: 0, to: traffic.events.count, by: 1_000) {
             _ = try await temp.store.append(Array(traffic.events[chunk..<min(chunk + 1_000, traffic.events.count)]))
         }
-        let processor = ProcessorService(database: temp.store.database, config: config, logger: Fixtures.logger())
+        let processor = ProcessorService(log: temp.store.processorLog, config: config, logger: Fixtures.logger())
         let started = ContinuousClock.now
         try await processor.drain()
         let processing = ContinuousClock.now - started

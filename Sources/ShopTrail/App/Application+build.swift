@@ -6,7 +6,10 @@ import NIOCore
 /// Everything `buildApplication` needs, so tests can inject a store, a clock and a port.
 public struct AppDependencies: Sendable {
     public var config: ShopTrailConfig
+    /// The event log the collector and webhooks append to.
     public var store: any EventStore
+    /// The whole store behind it (the console, dashboard and backfill read it); nil serves the collector alone.
+    public var storage: (any ShopTrailStore)?
     public var clock: any WallClock
     public var limits: CollectorLimits
     public var logger: Logger
@@ -17,7 +20,14 @@ public struct AppDependencies: Sendable {
     /// What the console and `/metrics` count; pass the same object to `BackgroundStages` so Braze answers show too.
     public var signals = OperatorSignals()
 
-    public init(config: ShopTrailConfig, store: any EventStore, clock: any WallClock = SystemClock(), limits: CollectorLimits = .init(), logger: Logger, adminToken: Secret? = nil) {
+    public init(config: ShopTrailConfig, store: any ShopTrailStore, clock: any WallClock = SystemClock(), limits: CollectorLimits = .init(), logger: Logger, adminToken: Secret? = nil) {
+        self.init(config: config, collectorOnly: store, clock: clock, limits: limits, logger: logger, adminToken: adminToken)
+        storage = store
+    }
+
+    /// The collector, webhooks and health on an event log alone, without the admin surface (tests of a failing log).
+    public init(config: ShopTrailConfig, collectorOnly store: any EventStore, clock: any WallClock = SystemClock(), limits: CollectorLimits = .init(),
+                logger: Logger, adminToken: Secret? = nil) {
         self.config = config
         self.store = store
         self.clock = clock
@@ -49,7 +59,7 @@ public func buildRouter(_ deps: AppDependencies) -> Router<ShopTrailRequestConte
     var webhooks = WebhookController(config: deps.config, store: deps.store, clock: deps.clock, logger: deps.logger)
     webhooks.signals = deps.signals
     webhooks.addRoutes(to: router)
-    if let sqlite = deps.store as? SQLiteEventStore {
+    if let storage = deps.storage, let sqlite = storage as? SQLiteEventStore {
         let adminToken = deps.adminToken ?? deps.config.server.adminToken
         DashboardController(config: deps.config, database: sqlite.database, adminToken: adminToken, clock: deps.clock).addRoutes(to: router)
         BackfillController(config: deps.config, database: sqlite.database, adminToken: adminToken).addRoutes(to: router)

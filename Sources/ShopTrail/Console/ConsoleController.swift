@@ -484,11 +484,11 @@ public struct ConsoleController: Sendable {
 
 /// The `server.metrics_listen` application: `GET /metrics` alone, without the admin token, for a
 /// Prometheus on a private address; everything else is a 404.
-public func buildMetricsApplication(config: ShopTrailConfig, store: SQLiteEventStore, signals: OperatorSignals, host: String, port: Int,
+public func buildMetricsApplication(config: ShopTrailConfig, store: any ShopTrailStore, signals: OperatorSignals, host: String, port: Int,
                                     logger: Logger, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
     let router = Router(context: ShopTrailRequestContext.self)
     router.add(middleware: JSONErrorMiddleware())
-    let views = SQLiteOperatorViews(database: store.database)
+    let views = store.operatorViews
     let shops = config.shops.map(\.domain)
     router.get("/metrics") { _, _ in
         ConsoleController.metricsResponse(signals.render(try await views.gauges(), shops: shops))

@@ -30,9 +30,9 @@ public final class ProcessorService: Service {
     private let retention: RetentionConfig
     static let redactTopics: Set<String> = ["customers/redact", "shop/redact"]
 
-    public init(database: SQLiteDatabase, config: ShopTrailConfig, clock: any WallClock = SystemClock(), chunkSize: Int = 500,
+    public init(log: any ProcessorLog, config: ShopTrailConfig, clock: any WallClock = SystemClock(), chunkSize: Int = 500,
                 idlePollMillis: EpochMillis = 1_000, faultHook: FaultHook? = nil, logger: Logger) {
-        self.log = database.processorLog
+        self.log = log
         self.chunkSize = chunkSize
         self.idlePollMillis = idlePollMillis
         self.shops = config.shops
