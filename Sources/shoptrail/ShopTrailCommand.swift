@@ -13,7 +13,7 @@ struct ShopTrailCommand: AsyncParsableCommand {
         commandName: "shoptrail",
         abstract: "Self-hosted storefront tracking for Shopify shops that use Braze.",
         version: ShopTrailVersion.string,
-        subcommands: [ServeCommand.self, ConfigCheckCommand.self, DoctorCommand.self, SnippetCommand.self, PixelCommand.self, OutboxCommand.self, ProcessorCommand.self, AbandonmentCommand.self, CatalogCommand.self, BackfillCommand.self, SandboxCommand.self, BenchBaselineCommand.self, BenchForwarderCommand.self, BenchAbandonmentCommand.self, BenchConsoleCommand.self],
+        subcommands: [ServeCommand.self, ConfigCheckCommand.self, DoctorCommand.self, SnippetCommand.self, PixelCommand.self, OutboxCommand.self, ProcessorCommand.self, AbandonmentCommand.self, CatalogCommand.self, BackfillCommand.self, SandboxCommand.self, MigrateCommand.self, BenchBaselineCommand.self, BenchForwarderCommand.self, BenchAbandonmentCommand.self, BenchConsoleCommand.self],
         defaultSubcommand: nil
     )
 
