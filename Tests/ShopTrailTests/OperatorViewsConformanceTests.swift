@@ -280,9 +280,12 @@ import Testing
 
     @Test(arguments: StorageEngineUnderTest.allCases)
     func deliveryReceiptsAreRecordedWithTheRowsRemovalAndTrimmed(engine: StorageEngineUnderTest) async throws {
-        var retention = DeliveryLogRetention()
-        retention.maxRows = 5
-        retention.maxRequestBytes = 10
+        let retention = {
+            var retention = DeliveryLogRetention()
+            retention.maxRows = 5
+            retention.maxRequestBytes = 10
+            return retention
+        }()
         try await Self.with(engine, retention: retention) { s in
             for i in 0..<12 {
                 try await s.outbox.enqueue([Self.op("op\(i)", user: "v:x")])
