@@ -38,7 +38,7 @@ struct BackfillCommand: AsyncParsableCommand {
         try prepareDataDirectory(dataDir, logger: logger)
         let database = try SQLiteDatabase(path: (dataDir as NSString).appendingPathComponent("shoptrail.sqlite"), synchronous: config.server.sqliteSynchronous)
         if status {
-            let job = try await Backfill.job(shop: shopConfig.domain, database: database)
+            let job = try await SQLiteBackfillJobs(database: database).job(shop: shopConfig.domain)
             print(Self.describe(job))
             if job.state == .failed { throw ExitCode(2) }
             return
@@ -50,13 +50,13 @@ struct BackfillCommand: AsyncParsableCommand {
             try? await httpClient.shutdown()
             if let failure = error as? Backfill.Failure {
                 print("backfill: \(failure)")
-                if case .brazeLookup = failure, let job = try? await Backfill.job(shop: shopConfig.domain, database: database) {
+                if case .brazeLookup = failure, let job = try? await SQLiteBackfillJobs(database: database).job(shop: shopConfig.domain) {
                     print(Self.describe(job))
                 }
                 throw ExitCode(2)
             }
             // Any other failure (Shopify, the database, an interruption) is recorded on the job too.
-            if let job = try? await Backfill.job(shop: shopConfig.domain, database: database), job.state == .failed { print(Self.describe(job)) }
+            if let job = try? await SQLiteBackfillJobs(database: database).job(shop: shopConfig.domain), job.state == .failed { print(Self.describe(job)) }
             throw error
         }
         try await httpClient.shutdown()
@@ -74,7 +74,7 @@ struct BackfillCommand: AsyncParsableCommand {
         let terminal = isatty(STDOUT_FILENO) == 1
         let yes = self.yes
         print("backfill: \(shopConfig.domain), \(days) days, Admin API \(client.endpoint)\(dryRun ? " (dry run)" : "")")
-        let summary = try await Backfill(shop: shopConfig, database: database, client: client, braze: braze, settings: settings, logger: logger).run(
+        let summary = try await Backfill(shop: shopConfig, states: database, jobs: SQLiteBackfillJobs(database: database), client: client, braze: braze, settings: settings, logger: logger).run(
             confirm: { plan in
                 print(plan.render())
                 if yes { return true }

@@ -65,7 +65,7 @@ struct CatalogSyncCommand: AsyncParsableCommand {
         let catalog = shopConfig.braze.catalog
         print("catalog sync: \(shopConfig.domain) → Braze catalog '\(catalog.name)' (item id: \(catalog.itemId.rawValue)), Admin API \(client.endpoint)")
         let started = Date()
-        let summary = try await CatalogSync(shop: shopConfig, database: database, client: client, settings: settings, logger: logger).run { p in
+        let summary = try await CatalogSync(shop: shopConfig, states: database, outbox: SQLiteOutbox(database: database), client: client, settings: settings, logger: logger).run { p in
             print("  chunk \(p.pages): products \(p.counts.products), variants \(p.counts.variants), to upsert \(p.counts.upserted), unchanged \(p.counts.unchanged)"
                   + "  [shopify: \(p.shopify.requests) requests, cost \(Int(p.shopify.totalCost)), throttled \(p.shopify.throttled)]")
         }
@@ -90,7 +90,7 @@ struct CatalogSyncCommand: AsyncParsableCommand {
             print("queued in \(database.path); the running `shoptrail serve` delivers them (`shoptrail outbox status --shop \(shopConfig.domain)`)")
             return
         }
-        let sync = CatalogSync(shop: shopConfig, database: database, client: client, logger: logger)
+        let sync = CatalogSync(shop: shopConfig, states: database, outbox: SQLiteOutbox(database: database), client: client, logger: logger)
         let deadline = Date().addingTimeInterval(TimeInterval(waitTimeout))
         var last = -1
         while true {

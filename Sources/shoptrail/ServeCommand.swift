@@ -64,7 +64,7 @@ struct ServeCommand: AsyncParsableCommand {
         // Shut down in reverse order: stop taking beacons, then processing, then forwarding, then the sandbox.
         var first: [any Service] = delivery.sandbox.map { [$0] } ?? []
         if let listen = settled.server.metricsListen {
-            first.append(buildMetricsApplication(config: settled, store: store, signals: deps.signals, host: listen.host, port: listen.port, logger: logger) { port in
+            first.append(buildMetricsApplication(config: settled, views: store.operatorViews, signals: deps.signals, host: listen.host, port: listen.port, logger: logger) { port in
                 FileHandle.standardOutput.write(Data("metrics (no token, server.metrics_listen) on http://\(listen.host):\(port)/metrics\n".utf8))
             })
         }

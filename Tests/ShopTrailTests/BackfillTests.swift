@@ -30,7 +30,7 @@ import Testing
             var clientSettings = ShopifyAdminClient.Settings()
             clientSettings.bulkPollInterval = .milliseconds(50)
             let client = try ShopifyAdminClient(shop: shop, httpClient: httpClient, logger: Fixtures.logger(), settings: clientSettings)
-            return try await Backfill(shop: shop, database: p.temp.store.database, client: client, braze: braze ?? self.braze, settings: settings,
+            return try await Backfill(shop: shop, states: p.temp.store.database, jobs: SQLiteBackfillJobs(database: p.temp.store.database), client: client, braze: braze ?? self.braze, settings: settings,
                                       logger: Fixtures.logger())
                 .run(confirm: confirm, progress: progress)
         }
@@ -159,7 +159,7 @@ import Testing
                     if p.phase == .enqueueOrders, chunks.next() == 2 { throw Stop() }
                 })
             }
-            let stopped = try await Backfill.job(shop: Self.domain, database: env.p.temp.store.database)
+            let stopped = try await SQLiteBackfillJobs(database: env.p.temp.store.database).job(shop: Self.domain)
             #expect(stopped.state == .failed)
             #expect(stopped.phase == .enqueueOrders)
             // Some of it is delivered before the resume.
@@ -199,7 +199,7 @@ import Testing
                     if p.phase == .fetchOrders, pages.next() == 1 { throw Stop() }
                 })
             }
-            let stopped = try await Backfill.job(shop: Self.domain, database: env.p.temp.store.database)
+            let stopped = try await SQLiteBackfillJobs(database: env.p.temp.store.database).job(shop: Self.domain)
             #expect(stopped.checkpoint.customersFetched)
             #expect(stopped.checkpoint.ordersCursor != nil)
             let summary = try await env.backfill(settings)
@@ -228,7 +228,7 @@ import Testing
             #expect(summary.plan.render().contains("ecommerce.order_placed"))
             #expect(try await env.p.outbox.status(shop: Self.domain, now: SystemClock().now()).pending == 0)
             #expect(try await env.sandboxStats()["requests_total"] as? Int == 0)
-            #expect(try await Backfill.job(shop: Self.domain, database: env.p.temp.store.database).state == .notStarted)
+            #expect(try await SQLiteBackfillJobs(database: env.p.temp.store.database).job(shop: Self.domain).state == .notStarted)
 
             let real = try await env.backfill()
             #expect(real.job.days == 60)
@@ -496,7 +496,7 @@ import Testing
                 guard case .brazeLookup(.rateLimited) = failure else { Issue.record("\(failure)"); return }
                 #expect("\(failure)".contains("without --force"))
             }
-            let failed = try await Backfill.job(shop: Self.domain, database: env.p.temp.store.database)
+            let failed = try await SQLiteBackfillJobs(database: env.p.temp.store.database).job(shop: Self.domain)
             #expect(failed.state == .failed)
             #expect(failed.phase == .enqueueCustomers)
             #expect(failed.reason?.contains("rate limited") == true)
@@ -547,9 +547,9 @@ import Testing
         job.phase = .enqueueOrders
         job.reason = "interrupted"
         job.counts.ordersEnqueued = 42
-        try await BackfillStore(database: temp.store.database).save(job)
+        try await SQLiteBackfillJobs(database: temp.store.database).save(job)
         let router = Router()
-        BackfillController(config: config, database: temp.store.database, adminToken: Secret("admin-token-0123456789")).addRoutes(to: router)
+        BackfillController(config: config, jobs: SQLiteBackfillJobs(database: temp.store.database), adminToken: Secret("admin-token-0123456789")).addRoutes(to: router)
         try await Application(router: router).test(.router) { client in
             try await client.execute(uri: "/v1/admin/backfill/\(Self.domain)", method: .get) { #expect($0.status == .unauthorized) }
             try await client.execute(uri: "/v1/admin/backfill/\(Self.domain)", method: .get, headers: [.authorization: "Bearer admin-token-0123456789"]) { response in

@@ -35,7 +35,7 @@ import Testing
             settings.mode = mode
             settings.force = force
             settings.productsPerPage = pageSize
-            let summary = try await CatalogSync(shop: shop, database: p.temp.store.database, client: client, settings: settings, logger: Fixtures.logger()).run()
+            let summary = try await CatalogSync(shop: shop, states: p.temp.store.database, outbox: SQLiteOutbox(database: p.temp.store.database), client: client, settings: settings, logger: Fixtures.logger()).run()
             try await p.flush()
             return (summary, client)
         }

@@ -59,13 +59,14 @@ public func buildRouter(_ deps: AppDependencies) -> Router<ShopTrailRequestConte
     var webhooks = WebhookController(config: deps.config, store: deps.store, clock: deps.clock, logger: deps.logger)
     webhooks.signals = deps.signals
     webhooks.addRoutes(to: router)
-    if let storage = deps.storage, let sqlite = storage as? SQLiteEventStore {
+    if let storage = deps.storage {
         let adminToken = deps.adminToken ?? deps.config.server.adminToken
-        DashboardController(config: deps.config, database: sqlite.database, adminToken: adminToken, clock: deps.clock).addRoutes(to: router)
-        BackfillController(config: deps.config, database: sqlite.database, adminToken: adminToken).addRoutes(to: router)
-        let database = sqlite.database
-        ConsoleController(config: deps.config, views: SQLiteOperatorViews(database: database), states: database,
-                          backfill: { shop in try await BackfillStore(database: database).job(shop: shop) }, signals: deps.signals,
+        let jobs = storage.backfillJobs
+        DashboardController(config: deps.config, states: storage.state, outbox: storage.outbox, processorLog: storage.processorLog,
+                            backfillJobs: jobs, adminToken: adminToken, clock: deps.clock).addRoutes(to: router)
+        BackfillController(config: deps.config, jobs: jobs, adminToken: adminToken).addRoutes(to: router)
+        ConsoleController(config: deps.config, views: storage.operatorViews, states: storage.state,
+                          backfill: { shop in try await jobs.job(shop: shop) }, signals: deps.signals,
                           adminToken: adminToken, clock: deps.clock).addRoutes(to: router)
     }
     return router

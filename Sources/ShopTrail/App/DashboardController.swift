@@ -7,13 +7,20 @@ import NIOCore
 /// timers and the backfill job per shop.
 public struct DashboardController: Sendable {
     public let config: ShopTrailConfig
-    public let database: SQLiteDatabase
+    public let states: any StateTransactions
+    public let outbox: any Outbox
+    public let processorLog: any ProcessorLog
+    public let backfillJobs: any BackfillJobStore
     public let adminToken: Secret?
     public let clock: any WallClock
 
-    public init(config: ShopTrailConfig, database: SQLiteDatabase, adminToken: Secret?, clock: any WallClock) {
+    public init(config: ShopTrailConfig, states: any StateTransactions, outbox: any Outbox, processorLog: any ProcessorLog,
+                backfillJobs: any BackfillJobStore, adminToken: Secret?, clock: any WallClock) {
         self.config = config
-        self.database = database
+        self.states = states
+        self.outbox = outbox
+        self.processorLog = processorLog
+        self.backfillJobs = backfillJobs
         self.adminToken = adminToken
         self.clock = clock
     }
@@ -54,13 +61,12 @@ public struct DashboardController: Sendable {
     }
 
     private func load() async throws -> [ShopStatus] {
-        let outbox = SQLiteOutbox(database: database)
         let now = clock.now()
         var out: [ShopStatus] = []
-        for status in try await AbandonmentStatus.load(database: database, config: config) {
-            let quarantined = try await database.processorLog.quarantineCount(shop: status.shop)
+        for status in try await AbandonmentStatus.load(database: states, config: config) {
+            let quarantined = try await processorLog.quarantineCount(shop: status.shop)
             out.append(ShopStatus(outbox: try await outbox.status(shop: status.shop, now: now), abandonment: status,
-                                  backfill: try await BackfillStore(database: database).job(shop: status.shop), quarantined: quarantined))
+                                  backfill: try await backfillJobs.job(shop: status.shop), quarantined: quarantined))
         }
         return out
     }

@@ -61,30 +61,27 @@ public struct Backfill: Sendable {
     }
 
     let shop: ShopConfig
-    let database: SQLiteDatabase
+    let states: any StateTransactions
+    let store: any BackfillJobStore
     let client: ShopifyAdminClient
     let lookup: BrazeUserLookup?
     let settings: Settings
     let clock: any WallClock
     let logger: Logger
-    var store: BackfillStore { BackfillStore(database: database) }
 
     /// `braze`: used only to ask which users exist (`/users/export/ids`); nil → only ShopTrail's own records decide
     /// which users are new.
-    public init(shop: ShopConfig, database: SQLiteDatabase, client: ShopifyAdminClient, braze: (any BrazeSending)?,
+    /// `states`: the processor's state (customers, orders marked as sent, the outbox); `jobs`: where the job and its staging live.
+    public init(shop: ShopConfig, states: any StateTransactions, jobs: any BackfillJobStore, client: ShopifyAdminClient, braze: (any BrazeSending)?,
                 settings: Settings = .init(), clock: any WallClock = SystemClock(), logger: Logger) {
         self.shop = shop
-        self.database = database
+        self.states = states
+        self.store = jobs
         self.client = client
         self.lookup = braze.map { BrazeUserLookup(sender: $0, policy: settings.brazeLookup) }
         self.settings = settings
         self.clock = clock
         self.logger = logger
-    }
-
-    /// The job as stored (for status output).
-    public static func job(shop: String, database: SQLiteDatabase) async throws -> BackfillJob {
-        try await BackfillStore(database: database).job(shop: shop)
     }
 
     public typealias Progress = @Sendable (BackfillProgress) async throws -> Void
@@ -95,7 +92,7 @@ public struct Backfill: Sendable {
         guard (1...3650).contains(settings.days) else { throw Failure.invalidDays(settings.days) }
         let started = clock.now()
         let domain = shop.domain
-        let uninstalled = try await database.read { state in try state.uninstalledAt(shop: domain) }
+        let uninstalled = try await states.read { state in try state.uninstalledAt(shop: domain) }
         if uninstalled != nil { throw Failure.uninstalled(domain) }
         var job = try await store.job(shop: domain)
         var resumed = false
@@ -162,14 +159,20 @@ public struct Backfill: Sendable {
         } catch {
             if persist {
                 // The stored job holds the latest checkpoint (phases save it with their work); only the state changes.
-                // Synchronous: a cancelled task may not await another write.
-                var failed = (try? store.jobNow(shop: domain)) ?? job
-                failed.state = .failed
-                failed.reason = error is CancellationError ? "interrupted" : "\(error)"
-                // Lookups of the chunk that failed are committed with no chunk: counted here.
-                failed.counts.brazeLookups = max(failed.counts.brazeLookups, lookupsBefore.requests + tally.requests)
-                failed.counts.brazeRateLimited = max(failed.counts.brazeRateLimited, lookupsBefore.rateLimited + tally.rateLimited)
-                try? store.saveNow(failed)
+                // In an unstructured task: it does not inherit the run's cancellation, so an interrupted run still
+                // records why it stopped (a cancelled task's own reads and writes would fail).
+                let reason = error is CancellationError ? "interrupted" : "\(error)"
+                let lookups = (requests: lookupsBefore.requests + tally.requests, rateLimited: lookupsBefore.rateLimited + tally.rateLimited)
+                let (store, current) = (store, job)
+                try? await Task {
+                    var failed = (try? await store.job(shop: domain)) ?? current
+                    failed.state = .failed
+                    failed.reason = reason
+                    // Lookups of the chunk that failed are committed with no chunk: counted here.
+                    failed.counts.brazeLookups = max(failed.counts.brazeLookups, lookups.requests)
+                    failed.counts.brazeRateLimited = max(failed.counts.brazeRateLimited, lookups.rateLimited)
+                    try await store.save(failed)
+                }.value
             }
             throw error
         }
@@ -328,7 +331,7 @@ public struct Backfill: Sendable {
                 after = last.seq
                 let shop = self.shop
                 let force = settings.force
-                let (part, unknown) = try await database.read { state -> (BackfillPlan, Int) in
+                let (part, unknown) = try await states.read { state -> (BackfillPlan, Int) in
                     var part = BackfillPlan(shop: shop.domain, windowStart: 0, days: 0, requestedDays: 0, naming: shop.braze.events)
                     var unknown = 0
                     for row in rows {
@@ -493,7 +496,7 @@ public struct Backfill: Sendable {
             let rows = try await store.staged(shop: shop.domain, kind: "customer", after: job.checkpoint.customersEnqueuedSeq, limit: settings.chunkSize)
             guard let last = rows.last else { break }
             // Who would be new: unknown to ShopTrail (read before the chunk's transaction, which saves them)...
-            let candidates = try await database.read { state -> [String] in
+            let candidates = try await states.read { state -> [String] in
                 try rows.compactMap { row in
                     guard let built = try Self.customerOperations(row.body, shop: shop, state: state, isNew: nil), built.unknownLocally else { return nil }
                     return built.externalId

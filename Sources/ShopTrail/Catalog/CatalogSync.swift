@@ -70,16 +70,19 @@ public struct CatalogSync: Sendable {
     }
 
     let shop: ShopConfig
-    let database: SQLiteDatabase
+    let states: any StateTransactions
+    let outbox: any Outbox
     let client: ShopifyAdminClient
     let settings: Settings
     let clock: any WallClock
     let logger: Logger
 
-    public init(shop: ShopConfig, database: SQLiteDatabase, client: ShopifyAdminClient, settings: Settings = .init(),
+    /// `states`: where the catalog's items and the operations are committed; `outbox`: read for `delivery(runId:)`.
+    public init(shop: ShopConfig, states: any StateTransactions, outbox: any Outbox, client: ShopifyAdminClient, settings: Settings = .init(),
                 clock: any WallClock = SystemClock(), logger: Logger) {
         self.shop = shop
-        self.database = database
+        self.states = states
+        self.outbox = outbox
         self.client = client
         self.settings = settings
         self.clock = clock
@@ -149,7 +152,7 @@ public struct CatalogSync: Sendable {
 
         // The create operation first (the first sync, or `force`): it orders before every item this run enqueues.
         var tally = Tally()
-        tally.enqueued = try await database.write { state -> Int in
+        tally.enqueued = try await states.write { state -> Int in
             guard try state.uninstalledAt(shop: shop.domain) == nil else { throw Failure.uninstalled(shop.domain) }
             var updater = CatalogUpdater(shop: shop, state: state, logger: logger, opIdBase: runId, createdAt: startedAt)
             try updater.ensureCatalog(always: force)
@@ -172,7 +175,7 @@ public struct CatalogSync: Sendable {
         // Shopify no longer has these: delete them (unless a webhook wrote them while we were reading).
         let (keptItems, keptProducts) = (tally.keptItems, tally.keptProducts)
         let clock = self.clock
-        let finished = try await database.write { state -> (Int, CatalogCounts) in
+        let finished = try await states.write { state -> (Int, CatalogCounts) in
             var updater = CatalogUpdater(shop: shop, state: state, logger: logger, opIdBase: runId, createdAt: clock.now())
             try updater.deleteAllBut(items: keptItems, products: keptProducts, since: startedAt)
             try state.enqueue(updater.operations)
@@ -244,7 +247,7 @@ public struct CatalogSync: Sendable {
     /// Applies products in one transaction with their operations.
     private func apply(_ products: [CatalogProduct], runId: String, asOf: EpochMillis, tally: inout Tally) async throws {
         let shop = self.shop, logger = self.logger, force = settings.force, now = clock.now()
-        let applied = try await database.write { state -> (Int, CatalogCounts, [String]) in
+        let applied = try await states.write { state -> (Int, CatalogCounts, [String]) in
             var updater = CatalogUpdater(shop: shop, state: state, logger: logger, opIdBase: runId, createdAt: now)
             updater.force = force
             var kept: [String] = []
@@ -274,6 +277,6 @@ public struct CatalogSync: Sendable {
 
     /// Operations of run `runId` still in the outbox, and those dead-lettered (for `--wait`).
     public func delivery(runId: String) async throws -> (pending: Int, dead: Int) {
-        try await SQLiteOutbox(database: database).count(shop: shop.domain, opIdPrefix: runId + ":")
+        try await outbox.count(shop: shop.domain, opIdPrefix: runId + ":")
     }
 }

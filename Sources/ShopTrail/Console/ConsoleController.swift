@@ -378,7 +378,7 @@ public struct ConsoleController: Sendable {
             checks.append(["id": "webhook-other", "label": "Webhook \(topic)", "state": "green", "at": Self.time(at), "detail": ""])
         }
         if signals.webhookTopics.isEmpty { missing.append("no webhook has arrived: register them (README, Shopify webhooks) and check shopify.api_secret (it verifies their signature).") }
-        return ["window": SQLiteOperatorViews.installWindow, "checks": checks, "missing": missing, "has_missing": !missing.isEmpty]
+        return ["window": OperatorViewLimits.installWindow, "checks": checks, "missing": missing, "has_missing": !missing.isEmpty]
     }
 
     // MARK: live events
@@ -484,11 +484,10 @@ public struct ConsoleController: Sendable {
 
 /// The `server.metrics_listen` application: `GET /metrics` alone, without the admin token, for a
 /// Prometheus on a private address; everything else is a 404.
-public func buildMetricsApplication(config: ShopTrailConfig, store: any ShopTrailStore, signals: OperatorSignals, host: String, port: Int,
+public func buildMetricsApplication(config: ShopTrailConfig, views: any OperatorViews, signals: OperatorSignals, host: String, port: Int,
                                     logger: Logger, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
     let router = Router(context: ShopTrailRequestContext.self)
     router.add(middleware: JSONErrorMiddleware())
-    let views = store.operatorViews
     let shops = config.shops.map(\.domain)
     router.get("/metrics") { _, _ in
         ConsoleController.metricsResponse(signals.render(try await views.gauges(), shops: shops))

@@ -109,6 +109,14 @@ public struct InstallSignals: Sendable {
     public var appProxyAt: EpochMillis?
 }
 
+/// Bounds every engine's console reads keep.
+public enum OperatorViewLimits {
+    /// The install check reads this many of the newest log positions at most.
+    public static let installWindow: Int64 = 20_000
+    /// The processor lag is counted up to this many events (an index range, never the whole log).
+    public static let lagCountLimit: Int64 = 100_000
+}
+
 /// The delivery log: what Braze answered for each operation, kept for a bounded time (repository).
 public protocol DeliveryLog: Sendable {
     /// The newest records of these ordering keys (`c:{customer}`, `v:{visitor}`), newest first.

@@ -6,7 +6,7 @@ public struct SQLiteOperatorViews: OperatorViews, DeliveryLog {
     let database: SQLiteDatabase
     private var pool: DatabasePool { database.pool }
     /// The install check reads this many of the newest log positions at most.
-    public static let installWindow: Int64 = 20_000
+    public static let installWindow = OperatorViewLimits.installWindow
 
     public init(database: SQLiteDatabase) {
         self.database = database

@@ -15,6 +15,8 @@ public protocol ShopTrailStore: EventStore {
     var outbox: any Outbox { get }
     /// The console's read side and Braze's answers.
     var operatorViews: any OperatorViews & DeliveryLog { get }
+    /// Each shop's history import: its job, checkpoint and staged nodes.
+    var backfillJobs: any BackfillJobStore { get }
     /// One line for the start banner and logs: the engine and where it keeps its data (never a password).
     var engineDescription: String { get }
 }
@@ -24,6 +26,7 @@ extension SQLiteEventStore: ShopTrailStore {
     public var processorLog: any ProcessorLog { database.processorLog }
     public var outbox: any Outbox { SQLiteOutbox(database: database) }
     public var operatorViews: any OperatorViews & DeliveryLog { SQLiteOperatorViews(database: database) }
+    public var backfillJobs: any BackfillJobStore { SQLiteBackfillJobs(database: database) }
     public var engineDescription: String { "\(path) (SQLite, WAL)" }
 }
 

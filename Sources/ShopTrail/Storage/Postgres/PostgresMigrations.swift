@@ -147,6 +147,33 @@ enum PostgresMigrations {
             """,
             "CREATE INDEX backfill_staging_seq ON backfill_staging (shop, kind, seq)",
         ]),
+        ("v4-console", [
+            // JSON text to jsonb, NULL when it does not parse: one malformed context or webhook body must
+            // neither fail a console page nor (through the index below) an append.
+            """
+            CREATE FUNCTION shoptrail_jsonb(t text) RETURNS jsonb LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+            BEGIN RETURN t::jsonb; EXCEPTION WHEN others THEN RETURN NULL; END $$
+            """,
+            // The delivery log, as on SQLite: (shop, user_key, id) makes the person page's read one bounded
+            // index range per key; `at` lets the age bound delete a range of the oldest.
+            """
+            CREATE TABLE delivery_log (
+                id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, shop TEXT NOT NULL, op_id TEXT NOT NULL, user_key TEXT NOT NULL,
+                kind TEXT NOT NULL, endpoint TEXT NOT NULL, request TEXT NOT NULL, status BIGINT, outcome TEXT NOT NULL,
+                response TEXT NOT NULL, attempts BIGINT NOT NULL, at BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX delivery_log_user ON delivery_log (shop, user_key, id)",
+            "CREATE INDEX delivery_log_at ON delivery_log (at)",
+            // The person page's lookups, each an index range: a customer by email, a cart by checkout token,
+            // a person's dead letters, a customer's webhooks; the dead-letter pages read the newest first.
+            "CREATE INDEX customers_email ON customers (shop, lower(email))",
+            "CREATE INDEX carts_checkout ON carts (shop, checkout_token) WHERE checkout_token IS NOT NULL",
+            "CREATE INDEX outbox_dead_user ON outbox_dead (shop, user_key)",
+            "CREATE INDEX outbox_dead_died ON outbox_dead (died_at, seq)",
+            "CREATE INDEX outbox_dead_shop_died ON outbox_dead (shop, died_at, seq)",
+            "CREATE INDEX events_webhook_customer ON events (shop, (shoptrail_jsonb(properties) -> 'customer' ->> 'id')) WHERE source = 'webhook'",
+        ]),
     ]
 
     static func migrate(_ database: PostgresDatabase) async throws {

@@ -16,11 +16,13 @@ public final class PostgresOutbox: Outbox {
     let database: PostgresDatabase
     /// This process's name on its leases.
     public let instance: String
+    private let retention: DeliveryLogRetention
     private var logger: Logger { database.logger }
 
-    public init(database: PostgresDatabase, instance: String = UUID().uuidString) {
+    public init(database: PostgresDatabase, instance: String = UUID().uuidString, deliveryLog retention: DeliveryLogRetention = .init()) {
         self.database = database
         self.instance = instance
+        self.retention = retention
     }
 
     /// A shop filter as an array (empty: every shop): a NULL parameter would have no type to infer.
@@ -91,11 +93,17 @@ public final class PostgresOutbox: Outbox {
         _ = try await database.rows("UPDATE outbox SET lease_until = 0, lease_owner = NULL WHERE seq = ANY(\(seqs)) AND lease_owner = \(instance)")
     }
 
-    /// The delivery log (Braze's answer per operation, for the console) is not on PostgreSQL yet:
-    /// `receipt` is not kept here (docs/postgres.md).
+    /// Braze's answer goes into the delivery log in the transaction that removes the rows, so the
+    /// console never shows an operation as neither waiting nor answered.
     public func complete(_ seqs: [Int64], receipt: DeliveryReceipt?) async throws {
         guard !seqs.isEmpty else { return }
-        _ = try await database.rows("DELETE FROM outbox WHERE seq = ANY(\(seqs))")
+        let retention = retention
+        try await database.transaction { connection in
+            if let receipt {
+                try await PostgresOperatorViews.record(on: connection, seqs: seqs, receipt: receipt, retention: retention, logger: self.logger)
+            }
+            try await connection.query("DELETE FROM outbox WHERE seq = ANY(\(seqs))", logger: self.logger)
+        }
     }
 
     public func retry(_ seqs: [Int64], at: EpochMillis, error: String) async throws {
@@ -108,7 +116,11 @@ public final class PostgresOutbox: Outbox {
 
     public func deadLetter(_ seqs: [Int64], reason: String, now: EpochMillis, receipt: DeliveryReceipt?) async throws {
         guard !seqs.isEmpty else { return }
+        let retention = retention
         try await database.transaction { connection in
+            if let receipt {
+                try await PostgresOperatorViews.record(on: connection, seqs: seqs, receipt: receipt, retention: retention, logger: self.logger)
+            }
             try await connection.query("""
                 INSERT INTO outbox_dead (op_id, shop, user_key, kind, payload, created_at, attempts, reason, died_at)
                 SELECT op_id, shop, user_key, kind, payload, created_at, attempts + 1, \(String(reason.prefix(1000))), \(now)

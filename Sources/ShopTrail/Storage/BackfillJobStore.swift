@@ -1,18 +1,52 @@
 import GRDB
 
-/// The `backfill_jobs` row of each shop and the `backfill_staging` rows (what was fetched, not yet enqueued).
-struct BackfillStore: Sendable {
+/// A staged Shopify node (`kind` customer or order) of a backfill, in fetch order.
+public struct BackfillStagedNode: Sendable {
+    public var seq: Int64
+    public var id: String
+    public var body: JSONObject
+}
+
+/// Each shop's backfill job and its staging (what was fetched from Shopify, not yet enqueued)
+/// (repository: one implementation per storage engine).
+public protocol BackfillJobStore: Sendable {
+    /// The shop's job as stored; a job in state `notStarted` when there is none.
+    func job(shop: String) async throws -> BackfillJob
+    func save(_ job: BackfillJob) async throws
+    /// Stages fetched nodes (a node staged before is kept: a refetch after an interruption adds nothing), counts what is
+    /// staged into the job and saves it (cursor, counts) in the same transaction; `persist` false (dry run) saves no job.
+    func stage(kind: String, _ nodes: [(id: String, body: JSONValue)], job: BackfillJob, persist: Bool) async throws -> BackfillJob
+    func stagedCount(shop: String, kind: String) async throws -> Int
+    /// Up to `limit` staged nodes after `seq`, in fetch order.
+    func staged(shop: String, kind: String, after seq: Int64, limit: Int) async throws -> [BackfillStagedNode]
+    func clearStaging(shop: String) async throws
+    /// One chunk of the enqueue phase: `body` builds the chunk's operations and the job's next state on the processor's
+    /// state; the operations, what `body` saved and the job (counting the operations added) commit together.
+    func commitChunk(_ body: @escaping @Sendable (any ProcessorState) throws -> (job: BackfillJob, operations: [BrazeOperation])) async throws -> BackfillJob
+}
+
+extension BackfillJob {
+    /// The stored checkpoint and counts (JSON text) back as values; a column that does not parse reads as empty.
+    static func object(_ text: String?) -> JSONObject? {
+        text.flatMap { try? JSONParser.parse(Array($0.utf8)) }?.objectValue
+    }
+
+    /// A staged node's body (JSON text) as an object; nil when it does not parse.
+    static func stagedBody(_ text: String) -> JSONObject? {
+        (try? JSONParser.parse(Array(text.utf8), maxDepth: 64))?.objectValue
+    }
+}
+
+/// `BackfillJobStore` on the SQLite file: the `backfill_jobs` row of each shop and the `backfill_staging` rows.
+public struct SQLiteBackfillJobs: BackfillJobStore {
     let database: SQLiteDatabase
     var pool: DatabasePool { database.pool }
 
-    /// A staged Shopify node (`kind` customer or order) in fetch order.
-    struct Staged: Sendable {
-        var seq: Int64
-        var id: String
-        var body: JSONObject
+    public init(database: SQLiteDatabase) {
+        self.database = database
     }
 
-    func job(shop: String) async throws -> BackfillJob {
+    public func job(shop: String) async throws -> BackfillJob {
         try await pool.read { db in try Self.job(shop: shop, db: db) }
     }
 
@@ -26,16 +60,12 @@ struct BackfillStore: Sendable {
         job.requestedDays = row["requested_days"]
         job.days = row["days"]
         job.warning = row["warning"]
-        job.checkpoint = BackfillCheckpoint(json: Self.object(row["checkpoint"]))
-        job.counts = BackfillCounts(json: Self.object(row["counts"]))
+        job.checkpoint = BackfillCheckpoint(json: BackfillJob.object(row["checkpoint"]))
+        job.counts = BackfillCounts(json: BackfillJob.object(row["counts"]))
         job.startedAt = row["started_at"]
         job.finishedAt = row["finished_at"]
         job.runs = row["runs"]
         return job
-    }
-
-    private static func object(_ text: String?) -> JSONObject? {
-        text.flatMap { try? JSONParser.parse(Array($0.utf8)) }?.objectValue
     }
 
     static func save(_ job: BackfillJob, db: Database) throws {
@@ -47,23 +77,11 @@ struct BackfillStore: Sendable {
                              job.checkpoint.json.serialized, job.counts.json.serialized, job.startedAt, job.finishedAt, job.runs])
     }
 
-    func save(_ job: BackfillJob) async throws {
+    public func save(_ job: BackfillJob) async throws {
         try await pool.write { db in try Self.save(job, db: db) }
     }
 
-    /// Reads without `async` (see `saveNow`).
-    func jobNow(shop: String) throws -> BackfillJob {
-        try pool.read { db in try Self.job(shop: shop, db: db) }
-    }
-
-    /// Saves without `async`: used while a cancelled task records why it stopped.
-    func saveNow(_ job: BackfillJob) throws {
-        try pool.write { db in try Self.save(job, db: db) }
-    }
-
-    /// Stages fetched nodes (a node staged before is kept: a refetch after an interruption adds nothing), counts what is
-    /// staged into the job and saves it (cursor, counts) in the same transaction; `persist` false (dry run) saves no job.
-    func stage(kind: String, _ nodes: [(id: String, body: JSONValue)], job: BackfillJob, persist: Bool) async throws -> BackfillJob {
+    public func stage(kind: String, _ nodes: [(id: String, body: JSONValue)], job: BackfillJob, persist: Bool) async throws -> BackfillJob {
         try await pool.write { db in
             let insert = try db.cachedStatement(sql: """
                 INSERT INTO backfill_staging (shop, kind, id, seq, body)
@@ -81,32 +99,28 @@ struct BackfillStore: Sendable {
         }
     }
 
-    func stagedCount(shop: String, kind: String) async throws -> Int {
+    public func stagedCount(shop: String, kind: String) async throws -> Int {
         try await pool.read { db in
             try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM backfill_staging WHERE shop = ? AND kind = ?", arguments: [shop, kind]) ?? 0
         }
     }
 
-    /// Up to `limit` staged nodes after `seq`, in fetch order.
-    func staged(shop: String, kind: String, after seq: Int64, limit: Int) async throws -> [Staged] {
+    public func staged(shop: String, kind: String, after seq: Int64, limit: Int) async throws -> [BackfillStagedNode] {
         try await pool.read { db in
             try Row.fetchAll(db, sql: """
                 SELECT seq, id, body FROM backfill_staging WHERE shop = ? AND kind = ? AND seq > ? ORDER BY seq LIMIT ?
                 """, arguments: [shop, kind, seq, limit]).compactMap { row in
-                let body: String = row["body"]
-                guard let object = (try? JSONParser.parse(Array(body.utf8), maxDepth: 64))?.objectValue else { return nil }
-                return Staged(seq: row["seq"], id: row["id"], body: object)
+                guard let object = BackfillJob.stagedBody(row["body"]) else { return nil }
+                return BackfillStagedNode(seq: row["seq"], id: row["id"], body: object)
             }
         }
     }
 
-    func clearStaging(shop: String) async throws {
+    public func clearStaging(shop: String) async throws {
         try await pool.write { db in try db.execute(sql: "DELETE FROM backfill_staging WHERE shop = ?", arguments: [shop]) }
     }
 
-    /// One chunk of the enqueue phase: `body` builds the chunk's operations and the job's next state on the processor's
-    /// state; the operations, what `body` saved and the job (counting the operations added) commit together.
-    func commitChunk(_ body: @escaping @Sendable (any ProcessorState) throws -> (job: BackfillJob, operations: [BrazeOperation])) async throws -> BackfillJob {
+    public func commitChunk(_ body: @escaping @Sendable (any ProcessorState) throws -> (job: BackfillJob, operations: [BrazeOperation])) async throws -> BackfillJob {
         let job = try await pool.write { db in
             var (job, operations) = try body(SQLiteProcessorState(db, outboxFilled: database.outboxFilled))
             job.counts.operations += try SQLiteOutbox.enqueue(operations, in: db, wake: database.outboxFilled)
