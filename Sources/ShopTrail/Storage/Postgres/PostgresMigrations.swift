@@ -147,6 +147,19 @@ enum PostgresMigrations {
             """,
             "CREATE INDEX backfill_staging_seq ON backfill_staging (shop, kind, seq)",
         ]),
+        ("v4-json-matching", [
+            // SQLite's `CASE WHEN json_valid(x) THEN json_extract(...)`: stored payloads are text and a few
+            // may not be JSON; exports and redactions match on them without failing on one bad row.
+            """
+            CREATE FUNCTION shoptrail_try_jsonb(text) RETURNS jsonb LANGUAGE plpgsql IMMUTABLE AS $$
+            BEGIN
+                RETURN $1::jsonb;
+            EXCEPTION WHEN others THEN
+                RETURN NULL;
+            END
+            $$
+            """,
+        ]),
     ]
 
     static func migrate(_ database: PostgresDatabase) async throws {
