@@ -44,9 +44,8 @@ import Testing
             }
             #expect(try await !storage.state.read { try $0.isMarked(shop: Self.shop, key: "e4") })
             #expect(try await storage.outbox.status(shop: Self.shop, now: 0).pending == 0)
-            // Returning 0 commits nothing either.
-            #expect(try await log.handleChunk(limit: 10) { _, state in _ = try state.markOnce(shop: Self.shop, key: "zero"); return 0 } == 0)
-            #expect(try await !storage.state.read { try $0.isMarked(shop: Self.shop, key: "zero") })
+            // Handling none leaves the cursor where it was.
+            #expect(try await log.handleChunk(limit: 10) { _, _ in 0 } == 0)
 
             let rest = LockedValue<[String]>([])
             #expect(try await log.handleChunk(limit: 10) { events, state in
@@ -275,14 +274,13 @@ import Testing
         try await StorageEngineUnderTest.withFreshDatabase { database async throws in
             let store = PostgresEventStore(database: database)
             let shop = Self.shops[0]
-            let a = PostgresProcessorLog(database: database, shops: [shop], instance: "A", leaseTTL: .seconds(2))
-            let b = PostgresProcessorLog(database: database, shops: [shop], instance: "B", leaseTTL: .seconds(2))
-            _ = try await a.beginRun(at: 1, reason: "test")
-            _ = try await b.beginRun(at: 1, reason: "test")
-            #expect(a.heldShops == [shop])
-            #expect(b.heldShops == [])
+            let a = PostgresProcessorLog(database: database, shops: [shop], instance: "A", leaseTTL: .seconds(3))
             _ = try await store.append(Self.events(["e1", "e2"], shop: shop))
+            _ = try await a.beginRun(at: 1, reason: "test")
+            #expect(a.heldShops == [shop])
             let e1 = try #require(try await a.nextAlone())
+            let b = PostgresProcessorLog(database: database, shops: [shop], instance: "B", leaseTTL: .seconds(3))
+            _ = try await b.beginRun(at: 1, reason: "test")
 
             // A stalls past its lease; B takes the shop (waiting as a processor would).
             let deadline = ContinuousClock.now + .seconds(60)

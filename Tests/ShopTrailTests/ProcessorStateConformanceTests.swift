@@ -43,16 +43,17 @@ import Testing
             cartB.checkedOut = true
             cartB.checkoutToken = "chk"
             cartB.aliasedTo = "alias"
-            try await state.write { s in
+            try await state.write { [visitor, customer, cartA, cartB] s in
                 try s.save(visitor)
                 try s.recordLink(shop: Self.shop, visitorId: "v1", customerId: "c1", evidence: .signedCustomer, at: 150)
                 try s.save(customer)
                 try s.save(cartA)
                 try s.save(cartB)
             }
-            #expect(try await state.read { try $0.visitor(shop: Self.shop, id: "v1") } == visitor)
+            let saved = visitor, savedCustomer = customer
+            #expect(try await state.read { try $0.visitor(shop: Self.shop, id: "v1") } == saved)
             #expect(try await state.read { try $0.visitor(shop: Self.other, id: "v1") } == nil)
-            #expect(try await state.read { try $0.customer(shop: Self.shop, id: "c1") } == customer)
+            #expect(try await state.read { try $0.customer(shop: Self.shop, id: "c1") } == savedCustomer)
             #expect(try await state.read { try $0.cart(shop: Self.shop, token: "tokB") } == cartB)
             #expect(try await state.read { try $0.cart(shop: Self.shop, checkoutToken: "chk") } == cartB)
             #expect(try await state.read { try $0.cart(shop: Self.shop, checkoutToken: "nope") } == nil)
@@ -63,12 +64,13 @@ import Testing
             visitor.evidence = nil
             visitor.hasAliasProfile = false
             customer.email = nil
-            try await state.write { s in
+            try await state.write { [visitor, customer] s in
                 try s.save(visitor)
                 try s.save(customer)
             }
-            #expect(try await state.read { try $0.visitor(shop: Self.shop, id: "v1") } == visitor)
-            #expect(try await state.read { try $0.customer(shop: Self.shop, id: "c1") } == customer)
+            let changed = visitor, changedCustomer = customer
+            #expect(try await state.read { try $0.visitor(shop: Self.shop, id: "v1") } == changed)
+            #expect(try await state.read { try $0.customer(shop: Self.shop, id: "c1") } == changedCustomer)
 
             // Product views: the previous time comes back; an older view does not replace a newer one.
             let views = try await state.write { s in
@@ -206,7 +208,7 @@ import Testing
             event("w3", source: .webhook, name: "refunds/create", properties: #"{"order_id":5001}"#),
             event("w4", source: .webhook, name: "checkouts/update", properties: #"{"token":"chk2","email":"ann@example.com"}"#),
             event("w5", source: .webhook, name: "orders/create", properties: #"{"id":5002,"customer":{"id":2002},"email":"bob@example.com"}"#),
-            event("w6", source: .webhook, name: "orders/create", properties: "not json at all"),
+            event("w6", source: .webhook, name: "orders/create", properties: "[5001]"),
             event("w7", source: .webhook, name: "orders/updated", properties: #"{"id":"5003","contact_email":"x@example.com"}"#),
         ])
         try await storage.state.write { s in

@@ -435,10 +435,8 @@ final class PostgresProcessorState: ProcessorState, Sendable {
         guard !operations.isEmpty else { return }
         let connection = self.connection
         let added = try blockingAwait { try await PostgresOutbox.enqueue(operations, on: connection.connection, logger: connection.logger) }
-        guard added > 0 else { return }
-        // Other instances' forwarders hear of it on commit; this one's is signalled by the caller then.
-        try connection.rows("SELECT pg_notify(\(PostgresDatabase.outboxChannel), '')")
-        enqueued.withLock { $0 = true }
+        // `PostgresOutbox.enqueue` notified other instances; this one's forwarder is signalled by the caller after commit.
+        if added > 0 { enqueued.withLock { $0 = true } }
     }
 
     func securityEvent(shop: String, kind: String, detail: String, at: EpochMillis) throws {
