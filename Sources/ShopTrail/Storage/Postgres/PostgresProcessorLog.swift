@@ -196,19 +196,31 @@ public final class PostgresProcessorLog: ProcessorLog {
             defer { s.held.removeAll() }
             return Array(s.held.values)
         }
-        let database = self.database
-        try blockingAwait {
-            for lease in held {
-                // A clean stop on the shops still ours, and the shop handed over at once.
-                try await database.transaction { connection in
-                    try await connection.query("""
-                        UPDATE processor_run SET running = false, attempting = NULL WHERE shop = \(lease.shop) AND name = \(Self.positionName)
-                        AND EXISTS (SELECT 1 FROM processor_leases WHERE shop = \(lease.shop) AND owner = \(lease.owner) AND fence = \(lease.fence))
-                        """, logger: database.logger)
-                    try await connection.query("""
-                        UPDATE processor_leases SET lease_until = 0 WHERE shop = \(lease.shop) AND owner = \(lease.owner) AND fence = \(lease.fence)
-                        """, logger: database.logger)
-                }
+        guard !held.isEmpty else { return }
+        // Synchronous, after cancellation, often on a thread of Swift's cooperative pool: waiting there for
+        // async work would need another such thread (two stopping at once on two cores deadlock). So one
+        // connection of its own, driven by event-loop futures, which run on NIO's threads only.
+        let logger = database.logger
+        let connection = try PostgresConnection.connect(
+            on: PostgresConnection.defaultEventLoopGroup.any(), configuration: try database.connectionConfiguration(), id: 2, logger: logger
+        ).wait()
+        defer { try? connection.close().wait() }
+        for lease in held {
+            // A clean stop on the shops still ours, and the shop handed over at once.
+            let statements: [PostgresQuery] = [
+                "BEGIN",
+                """
+                UPDATE processor_run SET running = false, attempting = NULL WHERE shop = \(lease.shop) AND name = \(Self.positionName)
+                AND EXISTS (SELECT 1 FROM processor_leases WHERE shop = \(lease.shop) AND owner = \(lease.owner) AND fence = \(lease.fence))
+                """,
+                "UPDATE processor_leases SET lease_until = 0 WHERE shop = \(lease.shop) AND owner = \(lease.owner) AND fence = \(lease.fence)",
+                "COMMIT",
+            ]
+            do {
+                for statement in statements { _ = try connection.query(statement, logger: logger).wait() }
+            } catch {
+                _ = try? connection.query("ROLLBACK", logger: logger).wait()
+                throw error
             }
         }
     }
