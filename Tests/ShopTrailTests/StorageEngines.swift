@@ -72,3 +72,35 @@ enum StorageEngineUnderTest: String, CaseIterable, CustomTestStringConvertible, 
         try await PostgresDatabase(url: server, maximumConnections: 1).withRunning { try await $0.execute(unsafeSQL: sql) }
     }
 }
+
+/// A fresh store of one engine seen through the processor's protocols: the event log it reads, its
+/// state transactions, the processor's log and the outbox its operations go to.
+struct ProcessorStorage: Sendable {
+    let events: any EventStore
+    let state: any StateTransactions
+    let log: any ProcessorLog
+    let outbox: any Outbox
+    /// Another processor log on the same store (a restarted process: on PostgreSQL the same instance name).
+    let makeLog: @Sendable () -> any ProcessorLog
+}
+
+extension StorageEngineUnderTest {
+    /// Runs `body` with a fresh event log and state transactions on this engine.
+    func withState(_ body: @Sendable (any EventStore, any StateTransactions) async throws -> Void) async throws {
+        try await withProcessorLog(shops: []) { storage in try await body(storage.events, storage.state) }
+    }
+
+    /// Runs `body` with a fresh store on this engine; on PostgreSQL the processor log holds `shops`
+    /// (as a single instance) once `beginRun` is called.
+    func withProcessorLog(shops: [String], leaseTTL: Duration = .seconds(10), _ body: @Sendable (ProcessorStorage) async throws -> Void) async throws {
+        try await with(sqlite: { store in
+            ProcessorStorage(events: store, state: store.database, log: store.database.processorLog, outbox: SQLiteOutbox(database: store.database),
+                             makeLog: { store.database.processorLog })
+        }, postgres: { database in
+            ProcessorStorage(events: PostgresEventStore(database: database), state: database,
+                             log: PostgresProcessorLog(database: database, shops: shops, instance: "test-instance", leaseTTL: leaseTTL),
+                             outbox: PostgresOutbox(database: database),
+                             makeLog: { PostgresProcessorLog(database: database, shops: shops, instance: "test-instance", leaseTTL: leaseTTL) })
+        }, body)
+    }
+}

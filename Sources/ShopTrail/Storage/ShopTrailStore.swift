@@ -45,11 +45,7 @@ public func withConfiguredStore<T: Sendable>(_ config: ShopTrailConfig, instance
         let database = try PostgresDatabase(url: url, logger: logger)
         return try await database.withRunning { database in
             try await database.open()
-            // Until the processor's state is on PostgreSQL (in progress), serving would split one store over two engines.
-            throw StorageUnavailable(key: "storage.engine", reason: """
-                PostgreSQL at \(url.host):\(url.port) answered and its schema is migrated, but this version serves on the \
-                SQLite engine only (the PostgreSQL engine has the event log, not yet the processor state, outbox and timers): use engine: sqlite
-                """)
+            return try await body(PostgresStore(database: database, shops: config.shops.map(\.domain), instance: instance))
         }
     }
 }

@@ -16,6 +16,8 @@ public final class PostgresDatabase: Sendable {
     public let logAppended = StageWakeup()
     /// Signalled after this process added Braze operations to the outbox.
     public let outboxFilled = StageWakeup()
+    /// Notifications heard from the database (any instance's appends and enqueues), for tests and metrics.
+    let notificationsHeard = Mutex((log: 0, outbox: 0))
 
     public init(url: PostgresURL, maximumConnections: Int = 20, logger: Logger = Logger(label: "shoptrail.postgres")) throws {
         self.url = url
@@ -33,8 +35,69 @@ public final class PostgresDatabase: Sendable {
         client = PostgresClient(configuration: configuration, backgroundLogger: logger)
     }
 
-    /// Runs the connection pool until the task is cancelled.
-    public func run() async { await client.run() }
+    /// NOTIFY channel of appends to the event log (`PostgresEventStore`), heard by every instance.
+    static let logChannel = "shoptrail_log"
+    /// NOTIFY channel of operations added to the outbox.
+    static let outboxChannel = "shoptrail_outbox"
+
+    /// Runs the connection pool, and the connection that hears other instances' appends and enqueues,
+    /// until the task is cancelled.
+    public func run() async {
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.client.run() }
+            group.addTask { await self.listen() }
+        }
+    }
+
+    /// One connection of its own (a pooled one cannot be held for ever) `LISTEN`s on both channels and
+    /// signals `logAppended`/`outboxFilled`: a commit on another instance wakes this one's stages at once,
+    /// not at their next poll. When the connection drops it is opened again a second later; both stages
+    /// are woken on every (re)connect, since notifications sent while it was down are lost.
+    func listen() async {
+        while !Task.isCancelled {
+            do {
+                let connection = try await PostgresConnection.connect(configuration: connectionConfiguration(), id: 1, logger: logger)
+                do {
+                    try await connection.listen(on: Self.logChannel) { log in
+                        try await connection.listen(on: Self.outboxChannel) { outbox in
+                            self.logAppended.signal()
+                            self.outboxFilled.signal()
+                            try await withThrowingTaskGroup(of: Void.self) { group in
+                                group.addTask {
+                                    for try await _ in log {
+                                        self.notificationsHeard.withLock { $0.log += 1 }
+                                        self.logAppended.signal()
+                                    }
+                                }
+                                group.addTask {
+                                    for try await _ in outbox {
+                                        self.notificationsHeard.withLock { $0.outbox += 1 }
+                                        self.outboxFilled.signal()
+                                    }
+                                }
+                                // A dropped connection may go unnoticed by an idle listener: a ping finds it.
+                                group.addTask {
+                                    while true {
+                                        try await Task.sleep(for: .seconds(5))
+                                        try await connection.query("SELECT 1", logger: self.logger)
+                                    }
+                                }
+                                // The first to end (a drop ends them all) ends the connection.
+                                _ = try await group.next()
+                                group.cancelAll()
+                            }
+                        }
+                    }
+                } catch {
+                    logger.debug("notification connection ended", metadata: ["error": "\(error)"])
+                }
+                try? await connection.close()
+            } catch {
+                logger.debug("notification connection failed", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: .seconds(1))
+        }
+    }
 
     /// Runs the pool around `body` (commands and tests, which have no service group).
     public func withRunning<T: Sendable>(_ body: @Sendable (PostgresDatabase) async throws -> T) async throws -> T {

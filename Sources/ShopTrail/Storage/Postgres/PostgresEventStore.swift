@@ -28,6 +28,8 @@ public final class PostgresEventStore: EventStore {
     static func insert(_ groups: [[NewEvent]], database: PostgresDatabase) async throws -> [AppendResult] {
         try await database.transaction { connection in
             try await connection.query("SELECT pg_advisory_xact_lock(\(appendLockKey))", logger: database.logger)
+            // Wakes the processors of other instances once this commits (PostgreSQL delivers on commit only).
+            try await connection.query("SELECT pg_notify(\(PostgresDatabase.logChannel), '')", logger: database.logger)
             var results: [AppendResult] = []
             for events in groups {
                 guard !events.isEmpty else { results.append(AppendResult(inserted: 0, duplicates: 0)); continue }
@@ -75,18 +77,40 @@ public final class PostgresEventStore: EventStore {
 
     public func events(after position: Int64, limit: Int) async throws -> [LoggedEvent] {
         let rows = try await database.rows("""
-            SELECT position, shop, source, event_id, name, visitor_id, session_id, client_time, time, received_at,
-                   COALESCE(context, (SELECT text FROM event_contexts c WHERE c.id = events.context_id)) AS context, properties, verified
-            FROM events WHERE position > \(position) ORDER BY position LIMIT \(Int64(limit))
+            SELECT \(unescaped: Self.eventColumns) FROM events WHERE position > \(position) ORDER BY position LIMIT \(Int64(limit))
             """)
-        return try rows.map { row in
-            let (position, shop, source, eventId, name, visitorId, sessionId, clientTime, time, receivedAt, context, properties, verified) =
-                try row.decode((Int64, String, String, String, String, String?, String?, Int64?, Int64, Int64, String?, String, String?).self)
-            return LoggedEvent(position: position, event: NewEvent(
-                shop: shop, source: EventSource(rawValue: source) ?? .storefront, eventId: eventId, name: name,
-                visitorId: visitorId, sessionId: sessionId, clientTime: clientTime, time: time, receivedAt: receivedAt,
-                context: context, properties: properties, verified: verified))
+        return try rows.map(Self.loggedEvent)
+    }
+
+    /// The columns every event query selects, in `loggedEvent`'s order (`FROM events`, not aliased).
+    static let eventColumns = """
+        position, shop, source, event_id, name, visitor_id, session_id, client_time, time, received_at, \(contextColumn), properties, verified
+        """
+    /// An event's context, inline or shared with its batch.
+    static let contextColumn = "COALESCE(context, (SELECT text FROM event_contexts c WHERE c.id = events.context_id)) AS context"
+
+    static func loggedEvent(_ row: PostgresRow) throws -> LoggedEvent {
+        let (position, shop, source, eventId, name, visitorId, sessionId, clientTime, time, receivedAt, context, properties, verified) =
+            try row.decode((Int64, String, String, String, String, String?, String?, Int64?, Int64, Int64, String?, String, String?).self)
+        return LoggedEvent(position: position, event: NewEvent(
+            shop: shop, source: EventSource(rawValue: source) ?? .storefront, eventId: eventId, name: name,
+            visitorId: visitorId, sessionId: sessionId, clientTime: clientTime, time: time, receivedAt: receivedAt,
+            context: context, properties: properties, verified: verified))
+    }
+
+    /// Deletes events matching `condition` (on `events`, not aliased) and the shared contexts only they
+    /// referred to, in the caller's transaction; returns how many events went.
+    static func deleteEvents(_ connection: PostgresBlockingConnection, where condition: PostgresQuery) throws -> Int {
+        var query = condition
+        query.sql = "DELETE FROM events WHERE " + condition.sql + " RETURNING context_id"
+        let contexts = try connection.column(query, as: Int64?.self)
+        let candidates = Array(Set(contexts.compactMap { $0 }))
+        if !candidates.isEmpty {
+            try connection.rows("""
+                DELETE FROM event_contexts WHERE id = ANY(\(candidates)) AND NOT EXISTS (SELECT 1 FROM events WHERE events.context_id = event_contexts.id)
+                """)
         }
+        return contexts.count
     }
 
     public func eventCount() async throws -> Int {

@@ -52,6 +52,8 @@ public final class PostgresOutbox: Outbox {
                 """, logger: logger).collect()
             added += rows.count
         }
+        // Other instances' forwarders hear of it once this commits (this one's is signalled by the caller).
+        if added > 0 { try await connection.query("SELECT pg_notify(\(PostgresDatabase.outboxChannel), '')", logger: logger) }
         return added
     }
 
@@ -156,6 +158,7 @@ public final class PostgresOutbox: Outbox {
                 SELECT op_id, shop, user_key, kind, payload, created_at FROM outbox_dead WHERE cardinality(\(Self.shops(shop))::text[]) = 0 OR shop = ANY(\(Self.shops(shop))) ORDER BY seq
                 ON CONFLICT (shop, op_id) DO NOTHING RETURNING seq
                 """, logger: self.logger).collect()
+            if !moved.isEmpty { try await connection.query("SELECT pg_notify(\(PostgresDatabase.outboxChannel), '')", logger: self.logger) }
             try await connection.query("DELETE FROM outbox_dead WHERE cardinality(\(Self.shops(shop))::text[]) = 0 OR shop = ANY(\(Self.shops(shop)))", logger: self.logger)
             return moved.count
         }
