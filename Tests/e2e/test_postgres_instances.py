@@ -235,6 +235,8 @@ def test_two_instances_one_killed_mid_load_lose_nothing_and_the_survivor_takes_i
     products = wait_for(delivered, 300, "every acknowledged product view in Braze")
     duplicated = sum(n - 1 for p, n in products.items() if p in set(acked.values()) and n > 1)
     assert duplicated <= MAX_OBJECTS_PER_REQUEST * len(SHOPS), f"{duplicated} duplicate objects"
+    print(f"two instances: {len(acked)} beacons and {len(checkouts)} checkouts acknowledged of {total}, "
+          f"{len(products)} product views in Braze, {duplicated} duplicates after the kill")
 
     # Each checkout's abandonment timer fires once (cooldown 0: a second firing would show).
     def abandoned():

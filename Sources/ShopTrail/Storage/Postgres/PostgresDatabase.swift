@@ -174,6 +174,23 @@ public final class PostgresDatabase: Sendable {
         }
     }
 
+    /// Runs `operation`, or throws `StorageUnavailable` when it has no answer within `deadline` (the
+    /// operation is cancelled, so a request waiting for a connection leaves the pool's queue).
+    func answering<T: Sendable>(within deadline: Duration, _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await operation() }
+            group.addTask {
+                try await Task.sleep(for: deadline)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let result = first else {
+                throw StorageUnavailable(key: "storage.url", reason: "PostgreSQL at \(url.host):\(url.port) gave no answer within \(deadline)")
+            }
+            return result
+        }
+    }
+
     /// Runs one statement of trusted text (no parameters: `CREATE DATABASE` takes none), for
     /// administration and tests; never for outside data.
     public func execute(unsafeSQL sql: String) async throws {
