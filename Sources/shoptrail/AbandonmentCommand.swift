@@ -19,8 +19,8 @@ struct AbandonmentStatusCommand: AsyncParsableCommand {
     @Flag(help: "Print JSON instead of a table.") var json = false
 
     func run() async throws {
-        let (database, config) = try options.openDatabase()
-        let statuses = try await AbandonmentStatus.load(database: database, config: config, shop: options.shop)
+        let only = options.shop
+        let statuses = try await options.withStore { store, config in try await AbandonmentStatus.load(database: store.state, config: config, shop: only) }
         if json {
             print(JSONValue.array(statuses.map(\.json)).serialized)
             return

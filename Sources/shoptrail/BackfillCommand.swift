@@ -34,35 +34,42 @@ struct BackfillCommand: AsyncParsableCommand {
         if !dryRun && !yes && !interactive && !status {
             throw ValidationError("stdin is not a terminal: pass --yes to confirm the backfill (or --dry-run to see the plan)")
         }
-        let dataDir = data ?? config.server.dataDir
-        try prepareDataDirectory(dataDir, logger: logger)
-        let database = try SQLiteDatabase(path: (dataDir as NSString).appendingPathComponent("shoptrail.sqlite"), synchronous: config.server.sqliteSynchronous)
+        var settled = config
+        if let data { settled.server.dataDir = data }
+        if settled.storage.engine == .sqlite { try prepareDataDirectory(settled.server.dataDir, logger: logger) }
+        try await withConfiguredStore(settled, instance: "cli-" + defaultInstanceName(), logger: logger) { store in
+            try await self.run(shopConfig, store: store, logger: logger)
+        }
+    }
+
+    private func run(_ shopConfig: ShopConfig, store: any ShopTrailStore, logger: Logger) async throws {
+        let jobs = store.backfillJobs
         if status {
-            let job = try await SQLiteBackfillJobs(database: database).job(shop: shopConfig.domain)
+            let job = try await jobs.job(shop: shopConfig.domain)
             print(Self.describe(job))
             if job.state == .failed { throw ExitCode(2) }
             return
         }
         let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
         do {
-            try await backfill(shopConfig, database: database, httpClient: httpClient, logger: logger)
+            try await backfill(shopConfig, store: store, httpClient: httpClient, logger: logger)
         } catch {
             try? await httpClient.shutdown()
             if let failure = error as? Backfill.Failure {
                 print("backfill: \(failure)")
-                if case .brazeLookup = failure, let job = try? await SQLiteBackfillJobs(database: database).job(shop: shopConfig.domain) {
+                if case .brazeLookup = failure, let job = try? await jobs.job(shop: shopConfig.domain) {
                     print(Self.describe(job))
                 }
                 throw ExitCode(2)
             }
             // Any other failure (Shopify, the database, an interruption) is recorded on the job too.
-            if let job = try? await SQLiteBackfillJobs(database: database).job(shop: shopConfig.domain), job.state == .failed { print(Self.describe(job)) }
+            if let job = try? await jobs.job(shop: shopConfig.domain), job.state == .failed { print(Self.describe(job)) }
             throw error
         }
         try await httpClient.shutdown()
     }
 
-    private func backfill(_ shopConfig: ShopConfig, database: SQLiteDatabase, httpClient: HTTPClient, logger: Logger) async throws {
+    private func backfill(_ shopConfig: ShopConfig, store: any ShopTrailStore, httpClient: HTTPClient, logger: Logger) async throws {
         let client = try ShopifyAdminClient(shop: shopConfig, httpClient: httpClient, logger: logger)
         // Only to ask which users exist; without an API key, ShopTrail's own records decide who is new.
         let braze = BrazeClient(httpClient: httpClient, config: shopConfig.braze)
@@ -74,7 +81,7 @@ struct BackfillCommand: AsyncParsableCommand {
         let terminal = isatty(STDOUT_FILENO) == 1
         let yes = self.yes
         print("backfill: \(shopConfig.domain), \(days) days, Admin API \(client.endpoint)\(dryRun ? " (dry run)" : "")")
-        let summary = try await Backfill(shop: shopConfig, states: database, jobs: SQLiteBackfillJobs(database: database), client: client, braze: braze, settings: settings, logger: logger).run(
+        let summary = try await Backfill(shop: shopConfig, states: store.state, jobs: store.backfillJobs, client: client, braze: braze, settings: settings, logger: logger).run(
             confirm: { plan in
                 print(plan.render())
                 if yes { return true }
@@ -110,7 +117,7 @@ struct BackfillCommand: AsyncParsableCommand {
             """)
         if let warning = summary.job.warning { print("WARNING: \(warning)") }
         if !summary.dryRun {
-            print("queued in \(database.path); the running `shoptrail serve` delivers them (`shoptrail outbox status --shop \(shopConfig.domain)`)")
+            print("queued in \(store.engineDescription); the running `shoptrail serve` delivers them (`shoptrail outbox status --shop \(shopConfig.domain)`)")
         }
     }
 

@@ -41,14 +41,15 @@ struct CatalogSyncCommand: AsyncParsableCommand {
         let (config, shopConfig) = try configOptions.load(shop: shop)
         guard shopConfig.braze.catalog.enabled else { throw ValidationError("braze.catalog.enabled is false for \(shop)") }
         guard pageSize > 0 else { throw ValidationError("--page-size must be at least 1") }
-        let dataDir = data ?? config.server.dataDir
-        try prepareDataDirectory(dataDir, logger: logger)
-        let path = (dataDir as NSString).appendingPathComponent("shoptrail.sqlite")
-        let database = try SQLiteDatabase(path: path, synchronous: config.server.sqliteSynchronous)
+        var settled = config
+        if let data { settled.server.dataDir = data }
+        if settled.storage.engine == .sqlite { try prepareDataDirectory(settled.server.dataDir, logger: logger) }
 
         let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
         do {
-            try await sync(shopConfig, database: database, httpClient: httpClient, logger: logger)
+            try await withConfiguredStore(settled, instance: "cli-" + defaultInstanceName(), logger: logger) { store in
+                try await self.sync(shopConfig, store: store, httpClient: httpClient, logger: logger)
+            }
         } catch {
             try? await httpClient.shutdown()
             throw error
@@ -56,7 +57,7 @@ struct CatalogSyncCommand: AsyncParsableCommand {
         try await httpClient.shutdown()
     }
 
-    private func sync(_ shopConfig: ShopConfig, database: SQLiteDatabase, httpClient: HTTPClient, logger: Logger) async throws {
+    private func sync(_ shopConfig: ShopConfig, store: any ShopTrailStore, httpClient: HTTPClient, logger: Logger) async throws {
         let client = try ShopifyAdminClient(shop: shopConfig, httpClient: httpClient, logger: logger)
         var settings = CatalogSync.Settings()
         settings.productsPerPage = pageSize
@@ -65,7 +66,7 @@ struct CatalogSyncCommand: AsyncParsableCommand {
         let catalog = shopConfig.braze.catalog
         print("catalog sync: \(shopConfig.domain) → Braze catalog '\(catalog.name)' (item id: \(catalog.itemId.rawValue)), Admin API \(client.endpoint)")
         let started = Date()
-        let summary = try await CatalogSync(shop: shopConfig, states: database, outbox: SQLiteOutbox(database: database), client: client, settings: settings, logger: logger).run { p in
+        let summary = try await CatalogSync(shop: shopConfig, states: store.state, outbox: store.outbox, client: client, settings: settings, logger: logger).run { p in
             print("  chunk \(p.pages): products \(p.counts.products), variants \(p.counts.variants), to upsert \(p.counts.upserted), unchanged \(p.counts.unchanged)"
                   + "  [shopify: \(p.shopify.requests) requests, cost \(Int(p.shopify.totalCost)), throttled \(p.shopify.throttled)]")
         }
@@ -87,10 +88,10 @@ struct CatalogSyncCommand: AsyncParsableCommand {
             print("note: \(shopConfig.domain) has no braze.api_key: `shoptrail serve` delivers to its in-process sandbox")
         }
         guard wait else {
-            print("queued in \(database.path); the running `shoptrail serve` delivers them (`shoptrail outbox status --shop \(shopConfig.domain)`)")
+            print("queued in \(store.engineDescription); the running `shoptrail serve` delivers them (`shoptrail outbox status --shop \(shopConfig.domain)`)")
             return
         }
-        let sync = CatalogSync(shop: shopConfig, states: database, outbox: SQLiteOutbox(database: database), client: client, logger: logger)
+        let sync = CatalogSync(shop: shopConfig, states: store.state, outbox: store.outbox, client: client, logger: logger)
         let deadline = Date().addingTimeInterval(TimeInterval(waitTimeout))
         var last = -1
         while true {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import ShopTrail
 
 /// `shoptrail outbox …`: what waits for Braze, and a second chance for what Braze rejected.
@@ -17,23 +18,23 @@ struct OutboxOptions: ParsableArguments {
     @Option(help: "Folder of the SQLite database (overrides server.data_dir).") var data: String?
     @Option(help: "Only this shop (its myshopify domain).") var shop: String?
 
-    /// Opens the outbox of the configured database; refuses to create a database that is not there.
-    func open() throws -> (SQLiteOutbox, ShopTrailConfig) {
-        let (database, config) = try openDatabase()
-        return (SQLiteOutbox(database: database), config)
-    }
-
-    /// Opens the configured database; refuses to create one that is not there.
-    func openDatabase() throws -> (SQLiteDatabase, ShopTrailConfig) {
-        let config = try configOptions.load()
+    /// Runs `body` on the configured store (SQLite or PostgreSQL); refuses to create a SQLite file that is not there.
+    func withStore<T: Sendable>(_ body: @Sendable (any ShopTrailStore, ShopTrailConfig) async throws -> T) async throws -> T {
+        var config = try configOptions.load()
         if let shop, !config.shops.contains(where: { $0.domain == shop }) {
             throw ValidationError("unknown shop '\(shop)'; configured: \(config.shops.map(\.domain).joined(separator: ", "))")
         }
-        let path = ((data ?? config.server.dataDir) as NSString).appendingPathComponent("shoptrail.sqlite")
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw ValidationError("no database at \(path) (has `shoptrail serve` run with this data folder?)")
+        if let data { config.server.dataDir = data }
+        if config.storage.engine == .sqlite {
+            let path = (config.server.dataDir as NSString).appendingPathComponent("shoptrail.sqlite")
+            guard FileManager.default.fileExists(atPath: path) else {
+                throw ValidationError("no database at \(path) (has `shoptrail serve` run with this data folder?)")
+            }
         }
-        return (try SQLiteDatabase(path: path, synchronous: config.server.sqliteSynchronous), config)
+        var logger = Logger(label: "shoptrail.cli")
+        logger.logLevel = .warning
+        let settled = config
+        return try await withConfiguredStore(settled, instance: "cli-" + defaultInstanceName(), logger: logger) { store in try await body(store, settled) }
     }
 }
 
@@ -45,10 +46,17 @@ struct OutboxStatusCommand: AsyncParsableCommand {
     @Option(help: "How many recent dead letters to list per shop.") var deadLetters = 5
 
     func run() async throws {
-        let (outbox, config) = try options.open()
-        let processor = try ProcessorCommand.open(options)
+        let deadLetters = deadLetters
+        let only = options.shop
+        try await options.withStore { store, config in
+            let outbox = store.outbox
+            let processor = ProcessorCommand.service(store, config)
+            try await Self.report(outbox: outbox, processor: processor, shops: only.map { [$0] } ?? config.shops.map(\.domain), deadLetters: deadLetters)
+        }
+    }
+
+    static func report(outbox: any Outbox, processor: ProcessorService, shops: [String], deadLetters: Int) async throws {
         let now = SystemClock().now()
-        let shops = options.shop.map { [$0] } ?? config.shops.map(\.domain)
         for shop in shops {
             let status = try await outbox.status(shop: shop, now: now)
             let age = status.oldestPendingAgeMillis.map { Self.duration($0) } ?? "-"
@@ -78,8 +86,8 @@ struct OutboxRetryDeadCommand: AsyncParsableCommand {
     @OptionGroup var options: OutboxOptions
 
     func run() async throws {
-        let (outbox, _) = try options.open()
-        let moved = try await outbox.retryDead(shop: options.shop)
+        let only = options.shop
+        let moved = try await options.withStore { store, _ in try await store.outbox.retryDead(shop: only) }
         print("queued again: \(moved)")
     }
 }

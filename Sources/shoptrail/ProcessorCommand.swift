@@ -11,11 +11,11 @@ struct ProcessorCommand: AsyncParsableCommand {
         subcommands: [ProcessorStatusCommand.self, ProcessorRetryCommand.self]
     )
 
-    static func open(_ options: OutboxOptions) throws -> ProcessorService {
-        let (database, config) = try options.openDatabase()
+    /// The processor's inspection and retry on `store` (never started as a service here).
+    static func service(_ store: any ShopTrailStore, _ config: ShopTrailConfig) -> ProcessorService {
         var logger = Logger(label: "shoptrail.processor")
         logger.logLevel = .warning
-        return ProcessorService(log: database.processorLog, config: config, logger: logger)
+        return ProcessorService(log: store.processorLog, config: config, logger: logger)
     }
 }
 
@@ -27,10 +27,13 @@ struct ProcessorStatusCommand: AsyncParsableCommand {
     @Option(help: "How many to list.") var limit = 20
 
     func run() async throws {
-        let processor = try ProcessorCommand.open(options)
-        let count = try await processor.quarantineCount(shop: options.shop)
+        let (only, limit) = (options.shop, limit)
+        let (count, events) = try await options.withStore { store, config in
+            let processor = ProcessorCommand.service(store, config)
+            return (try await processor.quarantineCount(shop: only), try await processor.quarantined(shop: only, limit: limit))
+        }
         print("quarantined=\(count)")
-        for event in try await processor.quarantined(shop: options.shop, limit: limit) {
+        for event in events {
             print("  position=\(event.position) \(event.shop) \(event.name) id=\(event.eventId) at=\(Timestamp.format(event.at)): \(event.reason)")
         }
     }
@@ -44,8 +47,10 @@ struct ProcessorRetryCommand: AsyncParsableCommand {
     @Option(name: .customLong("position"), help: "Only this log position (repeatable); default: every quarantined event.") var positions: [Int64] = []
 
     func run() async throws {
-        let processor = try ProcessorCommand.open(options)
-        let (released, failed) = try await processor.retryQuarantined(positions: positions.isEmpty ? nil : positions)
+        let positions = positions
+        let (released, failed) = try await options.withStore { store, config in
+            try await ProcessorCommand.service(store, config).retryQuarantined(positions: positions.isEmpty ? nil : positions)
+        }
         print("released=\(released) failed=\(failed.count)")
         for line in failed { print("  \(line)") }
         if !failed.isEmpty { throw ExitCode(1) }
