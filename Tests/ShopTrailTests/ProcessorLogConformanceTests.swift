@@ -326,16 +326,19 @@ import Testing
                     await databaseB.logAppended.wait(timeout: .milliseconds(200))
                 }
                 #expect(databaseB.notificationsHeard.withLock { $0.log } > 0)
-                try await databaseA.write { try $0.enqueue([State.operation("op-wake", user: "c:1", payload: "{}")]) }
+                var m = 0
                 while databaseB.notificationsHeard.withLock({ $0.outbox }) == 0, ContinuousClock.now < deadline {
+                    m += 1
+                    let id = "op-wake-\(m)"
+                    try await databaseA.write { try $0.enqueue([State.operation(id, user: "c:1", payload: "{}")]) }
                     await databaseB.outboxFilled.wait(timeout: .milliseconds(200))
                 }
                 #expect(databaseB.notificationsHeard.withLock { $0.outbox } > 0)
 
-                // The server drops B's connections: its listener connects again and hears the next appends.
+                // The server drops the listeners' connections: they connect again and hear the next appends.
                 _ = try await databaseA.rows("""
-                    SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-                    WHERE datname = current_database() AND pid <> pg_backend_pid() AND (query LIKE 'LISTEN%' OR query = 'SELECT 1')
+                    SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()
+                    AND (query LIKE 'LISTEN%' OR query LIKE \("%" + PostgresDatabase.listenerPing + "%"))
                     """)
                 let heard = databaseB.notificationsHeard.withLock { $0.log }
                 while databaseB.notificationsHeard.withLock({ $0.log }) == heard, ContinuousClock.now < deadline {

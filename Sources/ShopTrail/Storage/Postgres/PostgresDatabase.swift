@@ -39,6 +39,8 @@ public final class PostgresDatabase: Sendable {
     static let logChannel = "shoptrail_log"
     /// NOTIFY channel of operations added to the outbox.
     static let outboxChannel = "shoptrail_outbox"
+    /// Names the listener's ping, so an operator (or a test) can tell its connection apart.
+    static let listenerPing = "shoptrail_listener_ping"
 
     /// Runs the connection pool, and the connection that hears other instances' appends and enqueues,
     /// until the task is cancelled.
@@ -79,7 +81,7 @@ public final class PostgresDatabase: Sendable {
                                 group.addTask {
                                     while true {
                                         try await Task.sleep(for: .seconds(5))
-                                        try await connection.query("SELECT 1", logger: self.logger)
+                                        try await connection.query("SELECT 1 AS \(unescaped: Self.listenerPing)", logger: self.logger)
                                     }
                                 }
                                 // The first to end (a drop ends them all) ends the connection.
