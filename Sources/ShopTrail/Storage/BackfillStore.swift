@@ -48,7 +48,7 @@ struct BackfillStore: Sendable {
     }
 
     func save(_ job: BackfillJob) async throws {
-        try await pool.write { db in try Self.save(job, db: db) }
+        try await database.backgroundWrite { db in try Self.save(job, db: db) }
     }
 
     /// Reads without `async` (see `saveNow`).
@@ -58,13 +58,13 @@ struct BackfillStore: Sendable {
 
     /// Saves without `async`: used while a cancelled task records why it stopped.
     func saveNow(_ job: BackfillJob) throws {
-        try pool.write { db in try Self.save(job, db: db) }
+        try database.writes.backgroundNow { db in try Self.save(job, db: db) }
     }
 
     /// Stages fetched nodes (a node staged before is kept: a refetch after an interruption adds nothing), counts what is
     /// staged into the job and saves it (cursor, counts) in the same transaction; `persist` false (dry run) saves no job.
     func stage(kind: String, _ nodes: [(id: String, body: JSONValue)], job: BackfillJob, persist: Bool) async throws -> BackfillJob {
-        try await pool.write { db in
+        try await database.backgroundWrite { db in
             let insert = try db.cachedStatement(sql: """
                 INSERT INTO backfill_staging (shop, kind, id, seq, body)
                 VALUES (?, ?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM backfill_staging WHERE shop = ? AND kind = ?), ?)
@@ -101,13 +101,13 @@ struct BackfillStore: Sendable {
     }
 
     func clearStaging(shop: String) async throws {
-        try await pool.write { db in try db.execute(sql: "DELETE FROM backfill_staging WHERE shop = ?", arguments: [shop]) }
+        try await database.backgroundWrite { db in try db.execute(sql: "DELETE FROM backfill_staging WHERE shop = ?", arguments: [shop]) }
     }
 
     /// One chunk of the enqueue phase: `body` builds the chunk's operations and the job's next state on the processor's
     /// state; the operations, what `body` saved and the job (counting the operations added) commit together.
     func commitChunk(_ body: @escaping @Sendable (any ProcessorState) throws -> (job: BackfillJob, operations: [BrazeOperation])) async throws -> BackfillJob {
-        let job = try await pool.write { db in
+        let job = try await database.backgroundWrite { db in
             var (job, operations) = try body(SQLiteProcessorState(db, outboxFilled: database.outboxFilled))
             job.counts.operations += try SQLiteOutbox.enqueue(operations, in: db, wake: database.outboxFilled)
             try Self.save(job, db: db)
