@@ -4,6 +4,9 @@
 # machine noise hits both alike; then the events stored in SQLite against those acknowledged.
 #   Benchmarks/ingest.sh                              # 64 connections, 3 rounds of 8 s each
 #   CONNECTIONS=64 DURATION=8s ROUNDS=3 SYNC=normal Benchmarks/ingest.sh
+#   BIN=/path/to/shoptrail Benchmarks/ingest.sh        # a binary built elsewhere (e.g. the commit before)
+# The whole pipeline runs in the server meanwhile (processor, scheduler, forwarder); the processor's
+# progress is read from the database at the end of the rounds, and how long it takes to catch up after.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CONNECTIONS=${CONNECTIONS:-64}
@@ -19,8 +22,10 @@ if ! command -v wrk >/dev/null; then
   if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq wrk >/dev/null; else sudo apt-get install -y -qq wrk >/dev/null; fi
 fi
 
-swift build -c release --product shoptrail >&2
-BIN=$(swift build -c release --show-bin-path)/shoptrail
+if [ -z "${BIN:-}" ]; then
+  swift build -c release --product shoptrail >&2
+  BIN=$(swift build -c release --show-bin-path)/shoptrail
+fi
 
 WORK=$(mktemp -d)
 cleanup() { kill "${SERVER_PID:-}" "${BASE_PID:-}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$WORK"; }
@@ -49,18 +54,39 @@ run() { # url run-id duration -> RESULT line
 }
 
 RESULTS="$WORK/results.txt"
+DB="$WORK/data/shoptrail.sqlite"
+progress() { # "events processed seconds": the log's length and the processor's position, read while the server runs
+  python3 - "$DB" <<'PY'
+import sqlite3, sys, time
+con = sqlite3.connect(sys.argv[1], timeout=30)
+events = con.execute("select coalesce(max(position), 0) from events").fetchone()[0]
+row = con.execute("select position from processor_position where name = 'storefront'").fetchone()
+print(events, row[0] if row else 0, f"{time.time():.3f}")
+PY
+}
 run "http://127.0.0.1:$BASE_PORT" warm-base "$WARMUP" >/dev/null
+START_PROGRESS=$(progress)
 echo "ingest $(run "http://127.0.0.1:$PORT" warm-ingest "$WARMUP")" | sed 's/^ingest/warm/' >> "$RESULTS"
 for r in $(seq 1 "$ROUNDS"); do
   echo "base $(run "http://127.0.0.1:$BASE_PORT" "base$r" "$DURATION")" >> "$RESULTS"
   echo "ingest $(run "http://127.0.0.1:$PORT" "ingest$r" "$DURATION")" >> "$RESULTS"
 done
 
+END_PROGRESS=$(progress)
+# The processor's catching up after the load (bounded wait; the figure says if it did not finish).
+CATCHUP_START=$(date +%s.%N)
+for _ in $(seq 1 1200); do
+  read -r E P _ <<<"$(progress)"
+  [ "$P" -ge "$E" ] && break
+  sleep 0.1
+done
+CAUGHT_UP=$(progress)
+CATCHUP_END=$(date +%s.%N)
 kill -TERM "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=
 STORED=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from events').fetchone()[0])" "$WORK/data/shoptrail.sqlite")
 TRANSACTIONS=$(grep -o 'transactions=[0-9]*' "$WORK/serve.log" | cut -d= -f2 || true)
 
-python3 - "$RESULTS" "$STORED" "$CONNECTIONS" "$SYNC" "${TRANSACTIONS:-?}" <<'PY'
+python3 - "$RESULTS" "$STORED" "$CONNECTIONS" "$SYNC" "${TRANSACTIONS:-?}" "$START_PROGRESS" "$END_PROGRESS" "$CAUGHT_UP" "$CATCHUP_START" "$CATCHUP_END" <<'PY'
 import statistics, sys
 EVENTS_PER_REQUEST = 2
 rows = []
@@ -89,5 +115,11 @@ acked = sum((r["requests"] - r["non2xx"]) * EVENTS_PER_REQUEST for k, r in rows 
 batches = sum(r["requests"] for k, r in rows if k in ("warm", "ingest"))
 print(f"group commit: {batches} batches in {transactions} transactions")
 print(f"events acknowledged: {acked}, events stored: {stored} ({'no loss' if stored >= acked else 'LOSS'})")
+(e0, p0, t0), (e1, p1, t1), (e2, p2, _) = (tuple(float(x) for x in a.split()) for a in sys.argv[6:9])
+c0, c1 = float(sys.argv[9]), float(sys.argv[10])
+print(f"processor during the rounds: {p1 - p0:.0f} of {e1 - e0:.0f} events appended ({(p1 - p0) / (t1 - t0):.0f} events/s while ingest ran); "
+      f"behind by {e1 - p1:.0f} at the end")
+print(f"processor after the load: {p2 - p1:.0f} events in {c1 - c0:.1f} s ({(p2 - p1) / max(c1 - c0, 1e-3):.0f} events/s), "
+      f"{'caught up' if p2 >= e2 else f'still {e2 - p2:.0f} behind'}")
 sys.exit(0 if stored >= acked else 1)
 PY

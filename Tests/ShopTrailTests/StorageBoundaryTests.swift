@@ -34,4 +34,23 @@ import Testing
         #expect(checked > 100, "the scan found the sources")
         #expect(found.isEmpty, "SQL outside Storage/:\n\(found.joined(separator: "\n"))")
     }
+
+    /// One owner of SQLite's write lock (issue 16): inside `Storage/`, only the write scheduler opens a write
+    /// transaction on the pool, so no write can jump the ingest lane or skip its budget.
+    @Test func everySQLiteWriteGoesThroughTheWriteScheduler() throws {
+        let storage = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Sources/ShopTrail/Storage")
+        let direct = #"\bpool\s*\.\s*(write|writeWithoutTransaction|barrierWriteWithoutTransaction|asyncWrite|asyncWriteWithoutTransaction|unsafeReentrantWrite|inDatabase)\b"#
+        let files = try FileManager.default.contentsOfDirectory(at: storage, includingPropertiesForKeys: nil).filter { $0.pathExtension == "swift" }
+        #expect(files.count > 10, "the scan found Storage/")
+        var found: [String] = []
+        for url in files where url.lastPathComponent != "GroupCommitter.swift" {
+            let text = try String(contentsOf: url, encoding: .utf8)
+            for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
+            where line.range(of: direct, options: .regularExpression) != nil {
+                found.append("\(url.lastPathComponent):\(number + 1): \(line.trimmingCharacters(in: .whitespaces))")
+            }
+        }
+        #expect(found.isEmpty, "writes around the scheduler:\n\(found.joined(separator: "\n"))")
+    }
 }

@@ -78,11 +78,11 @@ public struct SQLiteBackfillJobs: BackfillJobStore {
     }
 
     public func save(_ job: BackfillJob) async throws {
-        try await pool.write { db in try Self.save(job, db: db) }
+        try await database.backgroundWrite { db in try Self.save(job, db: db) }
     }
 
     public func stage(kind: String, _ nodes: [(id: String, body: JSONValue)], job: BackfillJob, persist: Bool) async throws -> BackfillJob {
-        try await pool.write { db in
+        try await database.backgroundWrite { db in
             let insert = try db.cachedStatement(sql: """
                 INSERT INTO backfill_staging (shop, kind, id, seq, body)
                 VALUES (?, ?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM backfill_staging WHERE shop = ? AND kind = ?), ?)
@@ -117,11 +117,11 @@ public struct SQLiteBackfillJobs: BackfillJobStore {
     }
 
     public func clearStaging(shop: String) async throws {
-        try await pool.write { db in try db.execute(sql: "DELETE FROM backfill_staging WHERE shop = ?", arguments: [shop]) }
+        try await database.backgroundWrite { db in try db.execute(sql: "DELETE FROM backfill_staging WHERE shop = ?", arguments: [shop]) }
     }
 
     public func commitChunk(_ body: @escaping @Sendable (any ProcessorState) throws -> (job: BackfillJob, operations: [BrazeOperation])) async throws -> BackfillJob {
-        let job = try await pool.write { db in
+        let job = try await database.backgroundWrite { db in
             var (job, operations) = try body(SQLiteProcessorState(db, outboxFilled: database.outboxFilled))
             job.counts.operations += try SQLiteOutbox.enqueue(operations, in: db, wake: database.outboxFilled)
             try Self.save(job, db: db)

@@ -1,4 +1,5 @@
 import Dispatch
+import GRDB
 import Synchronization
 
 /// Turns many concurrent appends into few transactions (group commit).
@@ -7,7 +8,8 @@ import Synchronization
 /// transaction, resumes those callers, and loops while more arrived meanwhile. A lone request
 /// commits at once (no waiting to fill a batch, which the stack notes measured as slower at
 /// 64 connections), a busy server pays one fsync per group, and commits follow each other on
-/// the writer thread without a hop through the task pool in between.
+/// the writer thread without a hop through the task pool in between. `activity` hears when the
+/// committer starts and stops draining (the write scheduler holds background writes meanwhile).
 public final class GroupCommitter<Item: Sendable, Outcome: Sendable>: Sendable {
     /// Writes all groups in one transaction, returning one outcome per group in order.
     /// Runs on the committer's own serial queue, so it may block (SQLite does).
@@ -27,9 +29,13 @@ public final class GroupCommitter<Item: Sendable, Outcome: Sendable>: Sendable {
     private let state = Mutex(State())
     private let writer: Writer
     private let queue: DispatchQueue
+    private let activity: (@Sendable (_ busy: Bool) -> Void)?
 
-    public init(label: String = "shoptrail.group-commit", writer: @escaping Writer) {
+    /// `activity` is called with true when commits start queueing and false when the queue is empty
+    /// again, inside the committer's lock (so the calls never cross); it must not block.
+    public init(label: String = "shoptrail.group-commit", activity: (@Sendable (_ busy: Bool) -> Void)? = nil, writer: @escaping Writer) {
         self.writer = writer
+        self.activity = activity
         self.queue = DispatchQueue(label: label)
     }
 
@@ -45,6 +51,7 @@ public final class GroupCommitter<Item: Sendable, Outcome: Sendable>: Sendable {
                 state.queue.append(Waiter(item: item, continuation: continuation))
                 if state.draining { return false }
                 state.draining = true
+                activity?(true)
                 return true
             }
             if startDrain { queue.async { self.drain() } }
@@ -57,6 +64,7 @@ public final class GroupCommitter<Item: Sendable, Outcome: Sendable>: Sendable {
             let waiters = state.withLock { state -> [Waiter] in
                 if state.queue.isEmpty {
                     state.draining = false
+                    activity?(false)
                     return []
                 }
                 defer { state.queue.removeAll(keepingCapacity: true) }
@@ -89,4 +97,222 @@ public final class GroupCommitter<Item: Sendable, Outcome: Sendable>: Sendable {
             }
         }
     }
+}
+
+
+/// How long a write may hold SQLite's only write lock, declared by the caller: ingest commits go
+/// first, background work waits for a gap and keeps its transactions short.
+public enum WriteBudget: Sendable, Equatable {
+    /// The event log's group commits (beacons, pixels, webhooks): never queued behind background work.
+    case ingest
+    /// A background transaction expected to take at most `milliseconds` of lock time.
+    case background(milliseconds: Int)
+
+    /// A few single-row statements (outbox leases, job saves, run records).
+    public static let short = WriteBudget.background(milliseconds: 2)
+    /// A processor chunk while ingest is busy: sized to this from the measured cost per event.
+    public static let chunkUnderIngest = WriteBudget.background(milliseconds: 2)
+}
+
+/// The one owner of the SQLite file's write lock: every write of this process goes through it.
+///
+/// Two lanes. Ingest (the event log's group committer) writes at once. A background write (the
+/// processor, the forwarder's claims, the abandonment scheduler, backfill, retention) waits until
+/// no ingest commit is queued or running, or until it has waited `maxDefer`, so that a saturated
+/// ingest cannot starve the pipeline; background writes go one at a time, so an ingest commit waits
+/// behind at most one background transaction, whose length its caller bounds (`WriteBudget`).
+/// Waiting is woken by the ingest lane going idle (and by the deferral deadline), never polled.
+public final class SQLiteWriteScheduler: Sendable {
+    private struct Waiter {
+        let id: UInt64
+        let continuation: CheckedContinuation<Void, any Error>
+        var overdue = false
+    }
+
+    private struct State {
+        /// Group committers draining (ingest commits queued or running); one per event store on the file.
+        var ingestDraining = 0
+        var ingestBusy: Bool { ingestDraining > 0 }
+        /// When ingest last went busy or idle, for callers sizing their work (`ingestRecentlyBusy`).
+        var ingestLastActive: ContinuousClock.Instant?
+        var backgroundRunning = false
+        var waiters: [Waiter] = []
+        var nextId: UInt64 = 0
+        var stats = WriteSchedulerStats()
+        /// Lock time per event of the processor's chunks (moving average, nanoseconds).
+        var chunkNanosPerEvent: Double = 0
+    }
+
+    let pool: DatabasePool
+    /// The longest a background write waits for ingest to pause before it goes anyway.
+    let maxDefer: Duration
+    /// False: every write goes first come, first served, chunks as long as asked (the behaviour before
+    /// the scheduler, kept for the benchmark's comparison in the same run: `SHOPTRAIL_WRITE_SCHEDULER=off`).
+    let prioritizes: Bool
+    private let state = Mutex(State())
+    private let clock = ContinuousClock()
+
+    init(pool: DatabasePool, maxDefer: Duration = .milliseconds(20), prioritizes: Bool = true) {
+        self.pool = pool
+        self.maxDefer = maxDefer
+        self.prioritizes = prioritizes
+    }
+
+    /// What the lanes did so far.
+    public var stats: WriteSchedulerStats { state.withLock { $0.stats } }
+
+    /// True while ingest commits are queued or running, or were within the last 100 ms.
+    var ingestRecentlyBusy: Bool {
+        let now = clock.now
+        return state.withLock { state in
+            state.ingestBusy || state.ingestLastActive.map { now - $0 < .milliseconds(100) } ?? false
+        }
+    }
+
+    /// How many events a processor chunk should read: all it asked for while ingest is quiet; while
+    /// ingest is busy, what fits `WriteBudget.chunkUnderIngest` at the measured cost per event.
+    func chunkLimit(_ requested: Int) -> Int {
+        guard prioritizes, ingestRecentlyBusy else { return requested }
+        guard case .background(let millis) = WriteBudget.chunkUnderIngest else { return requested }
+        let perEvent = state.withLock { $0.chunkNanosPerEvent }
+        // No measurement yet: a small first chunk measures the cost.
+        guard perEvent > 0 else { return min(requested, 8) }
+        return max(1, min(requested, Int(Double(millis) * 1_000_000 / perEvent)))
+    }
+
+    /// Records a chunk's lock time for `chunkLimit`.
+    func recordChunk(events: Int, took: Duration) {
+        guard events > 0 else { return }
+        let nanos = Double(took.components.seconds) * 1e9 + Double(took.components.attoseconds) / 1e9
+        let sample = nanos / Double(events)
+        state.withLock { state in
+            state.chunkNanosPerEvent = state.chunkNanosPerEvent == 0 ? sample : state.chunkNanosPerEvent * 0.7 + sample * 0.3
+        }
+    }
+
+    // MARK: Ingest lane
+
+    /// A group committer's drain began (true) or its queue emptied (false).
+    func ingestActivity(_ busy: Bool) {
+        if busy { ingestBegan() } else { ingestEnded() }
+    }
+
+    /// A group committer began draining: background writes not yet admitted wait.
+    func ingestBegan() {
+        let now = clock.now
+        state.withLock { $0.ingestDraining += 1; $0.ingestLastActive = now; $0.stats.ingestDrains += 1 }
+    }
+
+    /// The group committer's queue is empty: admit a waiting background write.
+    func ingestEnded() {
+        let now = clock.now
+        let admitted = state.withLock { state -> CheckedContinuation<Void, any Error>? in
+            state.ingestDraining = max(0, state.ingestDraining - 1)
+            state.ingestLastActive = now
+            return Self.admitNext(&state)
+        }
+        admitted?.resume()
+    }
+
+    /// An ingest transaction, synchronous on the caller's (the group committer's) queue.
+    func ingest<T>(_ body: (Database) throws -> T) throws -> T {
+        try pool.write(body)
+    }
+
+    // MARK: Background lane
+
+    /// Runs `body` in one write transaction once ingest leaves a gap (or after `maxDefer`).
+    func background<T: Sendable>(_ budget: WriteBudget = .short, _ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await admit()
+        let started = clock.now
+        defer { finish(budget: budget, took: clock.now - started) }
+        return try await pool.write(body)
+    }
+
+    /// A background write from synchronous code (a clean stop after cancellation, tools): not deferred;
+    /// it queues for GRDB's writer like any other.
+    func backgroundNow<T>(_ body: (Database) throws -> T) throws -> T {
+        try pool.write(body)
+    }
+
+    private func admit() async throws {
+        let id: UInt64? = state.withLock { state in
+            if !prioritizes || (!state.backgroundRunning && !state.ingestBusy && state.waiters.isEmpty) {
+                state.backgroundRunning = true
+                return nil
+            }
+            state.nextId &+= 1
+            return state.nextId
+        }
+        guard let id else { return }
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                let admitted = state.withLock { state -> CheckedContinuation<Void, any Error>? in
+                    state.waiters.append(Waiter(id: id, continuation: continuation))
+                    state.stats.deferred += 1
+                    return Self.admitNext(&state)
+                }
+                admitted?.resume()
+                Task { [maxDefer] in
+                    try? await Task.sleep(for: maxDefer)
+                    self.markOverdue(id)
+                }
+            }
+        } onCancel: {
+            let cancelled = state.withLock { state -> CheckedContinuation<Void, any Error>? in
+                guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
+                return state.waiters.remove(at: index).continuation
+            }
+            cancelled?.resume(throwing: CancellationError())
+        }
+    }
+
+    private func markOverdue(_ id: UInt64) {
+        let admitted = state.withLock { state -> CheckedContinuation<Void, any Error>? in
+            guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
+            state.waiters[index].overdue = true
+            return Self.admitNext(&state)
+        }
+        admitted?.resume()
+    }
+
+    private func finish(budget: WriteBudget, took: Duration) {
+        let admitted = state.withLock { state -> CheckedContinuation<Void, any Error>? in
+            state.backgroundRunning = false
+            state.stats.background += 1
+            if case .background(let millis) = budget, took > .milliseconds(millis) * 2 { state.stats.overBudget += 1 }
+            return Self.admitNext(&state)
+        }
+        admitted?.resume()
+    }
+
+    /// The first waiter when the background slot is free and ingest is idle, or the first overdue one.
+    private static func admitNext(_ state: inout State) -> CheckedContinuation<Void, any Error>? {
+        guard !state.backgroundRunning, !state.waiters.isEmpty else { return nil }
+        let index: Int
+        if !state.ingestBusy {
+            index = 0
+        } else if let overdue = state.waiters.firstIndex(where: \.overdue) {
+            index = overdue
+            state.stats.forcedByDeadline += 1
+        } else {
+            return nil
+        }
+        state.backgroundRunning = true
+        return state.waiters.remove(at: index).continuation
+    }
+}
+
+/// Counters of the write scheduler (tests and the benchmark log).
+public struct WriteSchedulerStats: Sendable, Equatable {
+    /// Times the event log's group committer started draining (ingest went busy).
+    public var ingestDrains = 0
+    /// Background transactions run.
+    public var background = 0
+    /// Background writes that had to wait for ingest or for another background write.
+    public var deferred = 0
+    /// Background writes admitted at their deferral deadline while ingest was still busy.
+    public var forcedByDeadline = 0
+    /// Background transactions that took more than twice their declared budget.
+    public var overBudget = 0
 }

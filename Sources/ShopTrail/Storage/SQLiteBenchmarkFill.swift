@@ -29,7 +29,7 @@ public enum SQLiteBenchmarkFill {
         var position: Int64 = 0
         while written < events {
             let count = min(chunk, events - written)
-            try database.pool.write { db in
+            try database.writes.backgroundNow { db in
                 let insert = try db.makeStatement(sql: """
                     INSERT INTO events (shop, source, event_id, name, visitor_id, session_id, client_time, time, received_at, context, properties)
                     VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?)
@@ -52,7 +52,7 @@ public enum SQLiteBenchmarkFill {
             }
             written += count
         }
-        try database.pool.write { db in
+        try database.writes.backgroundNow { db in
             let visitor = try db.makeStatement(sql: """
                 INSERT OR REPLACE INTO visitors (shop, visitor_id, customer_id, linked_at, evidence, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?)
                 """)

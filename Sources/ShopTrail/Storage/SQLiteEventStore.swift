@@ -15,6 +15,8 @@ public enum SQLiteSynchronous: String, Sendable, CaseIterable {
 public final class SQLiteDatabase: Sendable {
     public let path: String
     let pool: DatabasePool
+    /// Every write to the file goes through it: ingest first, background work in the gaps.
+    public let writes: SQLiteWriteScheduler
     /// Signalled after events are committed to the log (the processor waits on it).
     public let logAppended = StageWakeup()
     /// Signalled after a commit that may have added Braze operations to the outbox (the forwarder waits on it).
@@ -40,7 +42,14 @@ public final class SQLiteDatabase: Sendable {
             for file in [path, path + "-wal", path + "-shm"] { PrivateFiles.tighten(file) }
         }
         pool = try DatabasePool(path: path, configuration: config)
+        // `off` only for the benchmark's before/after comparison in one run (docs/benchmarks.md).
+        writes = SQLiteWriteScheduler(pool: pool, prioritizes: ProcessInfo.processInfo.environment["SHOPTRAIL_WRITE_SCHEDULER"] != "off")
         try SQLiteMigrations.migrator.migrate(pool)
+    }
+
+    /// One background write transaction (see `SQLiteWriteScheduler`).
+    func backgroundWrite<T: Sendable>(_ budget: WriteBudget = .short, _ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await writes.background(budget, body)
     }
 }
 
@@ -58,10 +67,10 @@ public final class SQLiteEventStore: EventStore {
 
     public init(database: SQLiteDatabase) {
         self.database = database
-        let pool = database.pool
+        let writes = database.writes
         let appended = database.logAppended
-        self.committer = GroupCommitter(label: "shoptrail.event-log") { groups in
-            let results = try pool.write { db in
+        self.committer = GroupCommitter(label: "shoptrail.event-log", activity: { writes.ingestActivity($0) }) { groups in
+            let results = try writes.ingest { db in
                 try SQLiteEventStore.insert(groups, db: db)
             }
             appended.signal()

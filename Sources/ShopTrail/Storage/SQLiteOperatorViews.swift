@@ -208,7 +208,7 @@ public struct SQLiteOperatorViews: OperatorViews, DeliveryLog {
     }
 
     public func retryDeadLetter(shop: String, opId: String) async throws -> Bool {
-        let moved = try await pool.write { db in
+        let moved = try await database.backgroundWrite { db in
             try db.execute(sql: """
                 INSERT INTO outbox (op_id, shop, user_key, kind, payload, created_at)
                 SELECT op_id, shop, user_key, kind, payload, created_at FROM outbox_dead WHERE shop = ? AND op_id = ?
@@ -223,7 +223,7 @@ public struct SQLiteOperatorViews: OperatorViews, DeliveryLog {
     }
 
     public func discardDeadLetter(shop: String, opId: String) async throws -> Bool {
-        try await pool.write { db in
+        try await database.backgroundWrite { db in
             try db.execute(sql: "DELETE FROM outbox_dead WHERE shop = ? AND op_id = ?", arguments: [shop, opId])
             return db.changesCount > 0
         }
@@ -236,7 +236,7 @@ public struct SQLiteOperatorViews: OperatorViews, DeliveryLog {
     }
 
     public func discardDeadLetters(shop: String?) async throws -> Int {
-        try await pool.write { db in
+        try await database.backgroundWrite { db in
             try db.execute(sql: "DELETE FROM outbox_dead WHERE \(shop == nil ? "1" : "shop = ?")", arguments: shop.map { [$0] } ?? [])
             return db.changesCount
         }

@@ -2,13 +2,14 @@ import GRDB
 
 /// The outbox in the embedded SQLite database.
 public final class SQLiteOutbox: Outbox {
-    private let pool: DatabasePool
+    private let database: SQLiteDatabase
+    private var pool: DatabasePool { database.pool }
     private let filled: StageWakeup
 
     private let retention: DeliveryLogRetention
 
     public init(database: SQLiteDatabase, deliveryLog retention: DeliveryLogRetention = .init()) {
-        self.pool = database.pool
+        self.database = database
         self.filled = database.outboxFilled
         self.retention = retention
     }
@@ -20,7 +21,7 @@ public final class SQLiteOutbox: Outbox {
     @discardableResult
     public func enqueue(_ operations: [BrazeOperation]) async throws -> Int {
         guard !operations.isEmpty else { return 0 }
-        return try await pool.write { db in try Self.enqueue(operations, in: db, wake: self.filled) }
+        return try await database.backgroundWrite { db in try Self.enqueue(operations, in: db, wake: self.filled) }
     }
 
     /// Enqueues inside the caller's transaction (the processor commits operations with its log position);
@@ -43,7 +44,7 @@ public final class SQLiteOutbox: Outbox {
     }
 
     public func claim(shop: String, now: EpochMillis, limit: Int, leaseMillis: EpochMillis) async throws -> [OutboxEntry] {
-        try await pool.write { db in
+        try await database.backgroundWrite { db in
             let rows = try Row.fetchCursor(db, sql: """
                 SELECT seq, op_id, shop, user_key, kind, payload, created_at, attempts, last_error, next_attempt_at, lease_until
                 FROM outbox WHERE shop = ? ORDER BY seq
@@ -64,7 +65,7 @@ public final class SQLiteOutbox: Outbox {
 
     public func release(_ seqs: [Int64]) async throws {
         guard !seqs.isEmpty else { return }
-        try await pool.write { db in
+        try await database.backgroundWrite { db in
             let update = try db.cachedStatement(sql: "UPDATE outbox SET lease_until = 0 WHERE seq = ?")
             for seq in seqs { try update.execute(arguments: [seq]) }
         }
@@ -73,7 +74,7 @@ public final class SQLiteOutbox: Outbox {
     public func complete(_ seqs: [Int64], receipt: DeliveryReceipt?) async throws {
         guard !seqs.isEmpty else { return }
         let retention = retention
-        try await pool.write { db in
+        try await database.backgroundWrite { db in
             if let receipt { try SQLiteOperatorViews.record(db, seqs: seqs, receipt: receipt, retention: retention) }
             let delete = try db.cachedStatement(sql: "DELETE FROM outbox WHERE seq = ?")
             for seq in seqs { try delete.execute(arguments: [seq]) }
@@ -82,7 +83,7 @@ public final class SQLiteOutbox: Outbox {
 
     public func retry(_ seqs: [Int64], at: EpochMillis, error: String) async throws {
         guard !seqs.isEmpty else { return }
-        try await pool.write { db in
+        try await database.backgroundWrite { db in
             let update = try db.cachedStatement(sql: """
                 UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, lease_until = 0, last_error = ? WHERE seq = ?
                 """)
@@ -93,7 +94,7 @@ public final class SQLiteOutbox: Outbox {
     public func deadLetter(_ seqs: [Int64], reason: String, now: EpochMillis, receipt: DeliveryReceipt?) async throws {
         guard !seqs.isEmpty else { return }
         let retention = retention
-        try await pool.write { db in
+        try await database.backgroundWrite { db in
             if let receipt { try SQLiteOperatorViews.record(db, seqs: seqs, receipt: receipt, retention: retention) }
             let move = try db.cachedStatement(sql: """
                 INSERT OR REPLACE INTO outbox_dead (op_id, shop, user_key, kind, payload, created_at, attempts, reason, died_at)
@@ -108,7 +109,7 @@ public final class SQLiteOutbox: Outbox {
     }
 
     public func releaseClaims() async throws {
-        try await pool.write { db in try db.execute(sql: "UPDATE outbox SET lease_until = 0 WHERE lease_until > 0") }
+        try await database.backgroundWrite { db in try db.execute(sql: "UPDATE outbox SET lease_until = 0 WHERE lease_until > 0") }
     }
 
     public func status(shop: String?, now: EpochMillis) async throws -> OutboxStatus {
@@ -127,7 +128,7 @@ public final class SQLiteOutbox: Outbox {
     }
 
     public func retryDead(shop: String?) async throws -> Int {
-        try await pool.write { db in
+        try await database.backgroundWrite { db in
             let filter = shop == nil ? "" : "WHERE shop = ?"
             let args: StatementArguments = shop.map { [$0] } ?? []
             // Dead operations go to the back of the queue, keeping their ids.

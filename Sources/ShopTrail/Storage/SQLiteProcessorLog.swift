@@ -58,7 +58,7 @@ struct SQLiteProcessorLog: ProcessorLog {
     }
 
     func beginRun(at now: EpochMillis, reason: String) async throws -> (unclean: Bool, quarantined: Int64?) {
-        try await pool.write { db -> (Bool, Int64?) in
+        try await database.backgroundWrite { db -> (Bool, Int64?) in
             let previous = try SQLiteProcessorRun.begin(db, at: now)
             guard previous.unclean else { return (false, nil) }
             guard let poison = previous.attempting, poison > (try Self.position(db)) else { return (true, nil) }
@@ -68,11 +68,11 @@ struct SQLiteProcessorLog: ProcessorLog {
     }
 
     func endRun() throws {
-        try pool.write { db in try SQLiteProcessorRun.end(db) }
+        try database.writes.backgroundNow { db in try SQLiteProcessorRun.end(db) }
     }
 
     func nextAlone() async throws -> LoggedEvent? {
-        try await pool.write { db -> LoggedEvent? in
+        try await database.backgroundWrite { db -> LoggedEvent? in
             guard let event = try SQLiteEventStore.events(db, after: try Self.position(db), limit: 1).first else { return nil }
             try SQLiteProcessorRun.setAttempting(db, event.position)
             return event
@@ -80,7 +80,7 @@ struct SQLiteProcessorLog: ProcessorLog {
     }
 
     func handleAlone(_ event: LoggedEvent, _ body: @escaping @Sendable (any ProcessorState) throws -> Void) async throws {
-        try await pool.write { db in
+        try await database.backgroundWrite { db in
             try body(SQLiteProcessorState(db, outboxFilled: database.outboxFilled))
             try Self.setPosition(db, event.position)
             try SQLiteProcessorRun.setAttempting(db, nil)
@@ -92,18 +92,24 @@ struct SQLiteProcessorLog: ProcessorLog {
     }
 
     func clearAttempt() async throws {
-        try await pool.write { db in try SQLiteProcessorRun.setAttempting(db, nil) }
+        try await database.backgroundWrite { db in try SQLiteProcessorRun.setAttempting(db, nil) }
     }
 
     func setAside(position: Int64, reason: String, at now: EpochMillis) async throws {
-        try await pool.write { db in try Self.setAside(db, position: position, reason: reason, at: now) }
+        try await database.backgroundWrite { db in try Self.setAside(db, position: position, reason: reason, at: now) }
     }
 
     func handleChunk(limit: Int, _ body: @escaping @Sendable ([LoggedEvent], any ProcessorState) throws -> Int) async throws -> Int {
-        let done = try await pool.write { db in
+        // While ingest is busy the chunk is cut to what fits a short lock hold (the body's own 10 ms
+        // budget is too long for a beacon to wait behind); a shorter chunk changes nothing but its size.
+        let writes = database.writes
+        let limit = writes.chunkLimit(limit)
+        let done = try await database.backgroundWrite(.chunkUnderIngest) { db in
+            let started = ContinuousClock.now
             let events = try SQLiteEventStore.events(db, after: try Self.position(db), limit: limit)
             guard !events.isEmpty else { return 0 }
             let done = try body(events, SQLiteProcessorState(db, outboxFilled: database.outboxFilled))
+            writes.recordChunk(events: done, took: ContinuousClock.now - started)
             guard done > 0 else { return 0 }
             try Self.setPosition(db, events[min(done, events.count) - 1].position)
             return done
@@ -120,14 +126,14 @@ struct SQLiteProcessorLog: ProcessorLog {
     }
 
     func retry(position: Int64, _ body: @escaping @Sendable (LoggedEvent, any ProcessorState) throws -> Void) async throws {
-        try await pool.write { db in
+        try await database.backgroundWrite { db in
             if let event = try SQLiteProcessorRun.event(db, position: position) { try body(event, SQLiteProcessorState(db, outboxFilled: database.outboxFilled)) }
             try SQLiteProcessorRun.release(db, position: position)
         }
     }
 
     func quarantine(position: Int64, reason: String, at now: EpochMillis) async throws {
-        try await pool.write { db in try SQLiteProcessorRun.quarantine(db, position: position, reason: reason, at: now) }
+        try await database.backgroundWrite { db in try SQLiteProcessorRun.quarantine(db, position: position, reason: reason, at: now) }
     }
 
     func purgeExpiredStep(now: EpochMillis, retention: RetentionConfig) async throws -> Int {
@@ -135,11 +141,11 @@ struct SQLiteProcessorLog: ProcessorLog {
         let step = try await pool.read { db in
             try SQLiteRetention.plan(db, now: now, retention: retention, processedUpTo: try Self.position(db))
         }
-        return try await pool.write { db in try SQLiteRetention.apply(step, db) }
+        return try await database.backgroundWrite { db in try SQLiteRetention.apply(step, db) }
     }
 
     func purgeHeld(cutoffs: [(shop: String, before: EpochMillis)]) async throws -> Int {
-        try await pool.write { db -> Int in
+        try await database.backgroundWrite { db -> Int in
             let position = try Self.position(db)
             var total = 0
             for cutoff in cutoffs {

@@ -11,7 +11,7 @@ public protocol StateTransactions: Sendable {
 
 extension SQLiteDatabase: StateTransactions {
     public func write<T: Sendable>(_ body: @escaping @Sendable (any ProcessorState) throws -> T) async throws -> T {
-        try await pool.write { db in try body(SQLiteProcessorState(db, outboxFilled: self.outboxFilled)) }
+        try await backgroundWrite(.background(milliseconds: 10)) { db in try body(SQLiteProcessorState(db, outboxFilled: self.outboxFilled)) }
     }
 
     public func read<T: Sendable>(_ body: @escaping @Sendable (any ProcessorState) throws -> T) async throws -> T {
