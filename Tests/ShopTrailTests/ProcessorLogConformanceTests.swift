@@ -202,8 +202,8 @@ import Testing
             let databaseB = try PostgresDatabase(url: databaseA.url, maximumConnections: 4)
             try await databaseB.withRunning { databaseB in
                 let store = PostgresEventStore(database: databaseA)
-                let a = PostgresProcessorLog(database: databaseA, shops: Self.shops, instance: "A", leaseTTL: .seconds(3))
-                let b = PostgresProcessorLog(database: databaseB, shops: Self.shops, instance: "B", leaseTTL: .seconds(3))
+                let a = PostgresProcessorLog(database: databaseA, shops: Self.shops, instance: "A", leaseTTL: .seconds(10))
+                let b = PostgresProcessorLog(database: databaseB, shops: Self.shops, instance: "B", leaseTTL: .seconds(10))
                 _ = try await a.beginRun(at: 1, reason: "test")
                 _ = try await b.beginRun(at: 1, reason: "test")
                 // Every shop is held by one of them (which one, a loaded machine decides).
@@ -273,16 +273,16 @@ import Testing
         try await StorageEngineUnderTest.withFreshDatabase { database async throws in
             let store = PostgresEventStore(database: database)
             let shop = Self.shops[0]
-            let a = PostgresProcessorLog(database: database, shops: [shop], instance: "A", leaseTTL: .seconds(3))
+            let a = PostgresProcessorLog(database: database, shops: [shop], instance: "A", leaseTTL: .seconds(10))
             _ = try await store.append(Self.events(["e1", "e2"], shop: shop))
             _ = try await a.beginRun(at: 1, reason: "test")
             #expect(a.heldShops == [shop])
             let e1 = try #require(try await a.nextAlone())
-            let b = PostgresProcessorLog(database: database, shops: [shop], instance: "B", leaseTTL: .seconds(3))
+            let b = PostgresProcessorLog(database: database, shops: [shop], instance: "B", leaseTTL: .seconds(10))
             _ = try await b.beginRun(at: 1, reason: "test")
 
             // A stalls past its lease; B takes the shop (waiting as a processor would).
-            let deadline = ContinuousClock.now + .seconds(60)
+            let deadline = ContinuousClock.now + .seconds(180)
             while b.heldShops.isEmpty, ContinuousClock.now < deadline { await b.waitForEvents(timeout: .milliseconds(200)) }
             #expect(b.heldShops == [shop])
 

@@ -16,6 +16,8 @@ public final class PostgresDatabase: Sendable {
     public let logAppended = StageWakeup()
     /// Signalled after this process added Braze operations to the outbox.
     public let outboxFilled = StageWakeup()
+    /// Since when the listener has failed to reach the server; nil while it is connected (or has not tried yet).
+    let unreachableSince = Mutex<ContinuousClock.Instant?>(nil)
     /// Notifications heard from the database (any instance's appends and enqueues), for tests and metrics.
     let notificationsHeard = Mutex((log: 0, outbox: 0))
 
@@ -59,6 +61,7 @@ public final class PostgresDatabase: Sendable {
         while !Task.isCancelled {
             do {
                 let connection = try await PostgresConnection.connect(configuration: connectionConfiguration(), id: 1, logger: logger)
+                unreachableSince.withLock { $0 = nil }
                 do {
                     try await connection.listen(on: Self.logChannel) { log in
                         try await connection.listen(on: Self.outboxChannel) { outbox in
@@ -97,6 +100,7 @@ public final class PostgresDatabase: Sendable {
             } catch {
                 logger.debug("notification connection failed", metadata: ["error": "\(error)"])
             }
+            if !Task.isCancelled { unreachableSince.withLock { $0 = $0 ?? .now } }
             try? await Task.sleep(for: .seconds(1))
         }
     }
@@ -176,19 +180,25 @@ public final class PostgresDatabase: Sendable {
         }
     }
 
-    /// Runs `operation`, or throws `StorageUnavailable` when it has no answer within `deadline` (the
-    /// operation is cancelled, so a request waiting for a connection leaves the pool's queue).
-    func answering<T: Sendable>(within deadline: Duration, _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
-        try await withThrowingTaskGroup(of: T?.self) { group in
+    /// Runs `operation` unless PostgreSQL is down: while the listener cannot reach the server (it pings
+    /// every 5 s and reconnects every second), the operation is refused or abandoned with
+    /// `StorageUnavailable` instead of waiting in the pool's queue; `deadline` bounds it in any case. A busy
+    /// but reachable server is waited for (a slow answer is not a missing one).
+    func unlessUnreachable<T: Sendable>(deadline: Duration, _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
+        let down = StorageUnavailable(key: "storage.url", reason: "PostgreSQL at \(url.host):\(url.port) cannot be reached")
+        if unreachableSince.withLock({ $0 }) != nil { throw down }
+        return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask { try await operation() }
             group.addTask {
-                try await Task.sleep(for: deadline)
-                return nil
+                let start = ContinuousClock.now
+                while ContinuousClock.now - start < deadline {
+                    try await Task.sleep(for: .milliseconds(200))
+                    if self.unreachableSince.withLock({ $0 }) != nil { throw down }
+                }
+                throw StorageUnavailable(key: "storage.url", reason: "PostgreSQL at \(self.url.host):\(self.url.port) gave no answer within \(deadline)")
             }
             defer { group.cancelAll() }
-            guard let first = try await group.next(), let result = first else {
-                throw StorageUnavailable(key: "storage.url", reason: "PostgreSQL at \(url.host):\(url.port) gave no answer within \(deadline)")
-            }
+            guard let first = try await group.next(), let result = first else { throw down }
             return result
         }
     }

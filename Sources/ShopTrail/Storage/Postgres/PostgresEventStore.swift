@@ -18,16 +18,17 @@ public final class PostgresEventStore: EventStore {
         self.database = database
         self.committer = GroupCommitter(label: "shoptrail.event-log.postgres") { groups in
             // A browser waits for this answer: when PostgreSQL is down (the pool would wait for a connection
-            // until its circuit breaker trips), the batch gets 503 with Retry-After within `appendDeadline`.
-            // A commit that lands after the deadline is harmless: the tracker's retry is a duplicate, skipped.
-            let results = try blockingAwait { try await database.answering(within: Self.appendDeadline) { try await Self.insert(groups, database: database) } }
+            // until its circuit breaker trips), the batch gets 503 with Retry-After as soon as the listener
+            // finds the server gone, and within `appendDeadline` in any case. A commit that lands after that
+            // is harmless: the tracker's retry is a duplicate, skipped.
+            let results = try blockingAwait { try await database.unlessUnreachable(deadline: Self.appendDeadline) { try await Self.insert(groups, database: database) } }
             database.logAppended.signal()
             return results
         }
     }
 
-    /// How long a beacon or webhook waits for its commit before it is told to come back later.
-    static let appendDeadline: Duration = .seconds(5)
+    /// The longest a beacon or webhook waits for its commit before it is told to come back later.
+    static let appendDeadline: Duration = .seconds(30)
 
     static let columns = "shop, source, event_id, name, visitor_id, session_id, client_time, time, received_at, context, properties, verified"
 
@@ -125,7 +126,7 @@ public final class PostgresEventStore: EventStore {
     }
 
     public func checkHealth() async throws {
-        _ = try await database.answering(within: Self.appendDeadline) { try await self.database.rows("SELECT 1") }
+        _ = try await database.unlessUnreachable(deadline: Self.appendDeadline) { try await self.database.rows("SELECT 1") }
     }
 
     public func commitStats() -> CommitStats { committer.stats }
