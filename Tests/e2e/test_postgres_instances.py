@@ -263,6 +263,9 @@ def test_postgres_going_away_gives_503_with_retry_after_and_the_server_recovers(
         assert status == 200, answer
         acked[f"before-{n}"] = str(700000 + n)
 
+    # The pipeline is running (these reached Braze) when PostgreSQL goes away.
+    wait_for(lambda: {p for e, p in acked.items()} <= {e.get("properties", {}).get("product_id") for e in tracked_events(sandbox)},
+             300, "the views before the outage in Braze")
     subprocess.run([SCRIPT, "halt", pg_dir], check=True, capture_output=True, timeout=120)
     down = []
 
