@@ -86,21 +86,6 @@ public struct PostgresOperatorViews: OperatorViews, DeliveryLog {
 
     // MARK: person
 
-    /// The event columns in `loggedEvent`'s order, the context resolved from the batch's shared one.
-    private static let eventColumns = """
-        position, shop, source, event_id, name, visitor_id, session_id, client_time, time, received_at,
-        COALESCE(context, (SELECT text FROM event_contexts c WHERE c.id = events.context_id)) AS context, properties, verified
-        """
-
-    private static func loggedEvent(_ row: PostgresRow) throws -> LoggedEvent {
-        let (position, shop, source, eventId, name, visitorId, sessionId, clientTime, time, receivedAt, context, properties, verified) =
-            try row.decode((Int64, String, String, String, String, String?, String?, Int64?, Int64, Int64, String?, String, String?).self)
-        return LoggedEvent(position: position, event: NewEvent(
-            shop: shop, source: EventSource(rawValue: source) ?? .storefront, eventId: eventId, name: name,
-            visitorId: visitorId, sessionId: sessionId, clientTime: clientTime, time: time, receivedAt: receivedAt,
-            context: context, properties: properties, verified: verified))
-    }
-
     public func person(shop: String, query: String, limit: Int) async throws -> PersonView? {
         let q = query.trimmingCharacters(in: .whitespaces)
         guard !q.isEmpty, q.utf8.count <= 512 else { return nil }
@@ -170,15 +155,15 @@ public struct PostgresOperatorViews: OperatorViews, DeliveryLog {
             var events: [LoggedEvent] = []
             for id in visitorIds {
                 events += try await rows("""
-                    SELECT \(unescaped: Self.eventColumns) FROM events WHERE shop = \(shop) AND visitor_id = \(id) ORDER BY position DESC LIMIT \(limit64)
-                    """).map(Self.loggedEvent)
+                    SELECT \(unescaped: PostgresEventStore.eventColumns) FROM events WHERE shop = \(shop) AND visitor_id = \(id) ORDER BY position DESC LIMIT \(limit64)
+                    """).map(PostgresEventStore.loggedEvent)
             }
             if let customerId {
                 events += try await rows("""
-                    SELECT \(unescaped: Self.eventColumns) FROM events
+                    SELECT \(unescaped: PostgresEventStore.eventColumns) FROM events
                     WHERE shop = \(shop) AND (shoptrail_jsonb(properties) -> 'customer' ->> 'id') = \(customerId) AND source = 'webhook'
                     ORDER BY position DESC LIMIT \(limit64)
-                    """).map(Self.loggedEvent)
+                    """).map(PostgresEventStore.loggedEvent)
             }
             view.timeline = Array(events.sorted { $0.position > $1.position }.prefix(limit))
             let keys = (customerId.map { ["c:" + $0] } ?? []) + visitorIds.map { "v:" + $0 }
