@@ -23,11 +23,12 @@ WARMUP=${WARMUP:-3s}
 CATCHUP_MAX=${CATCHUP_MAX:-180}
 BEACONS=${BEACONS:-200}
 BEACON_RATE=${BEACON_RATE:-20}
-PORT=${PORT:-18280}
-PORT2=${PORT2:-18281}
-LAT_PORT=${LAT_PORT:-18282}
-BASE_PORT=${BASE_PORT:-18299}
-BRAZE_PORT=${BRAZE_PORT:-18298}
+# Five distinct free ports by default (held open together while drawn): other sessions may hold fixed ones.
+read -r P1 P2 P3 P4 P5 <<<"$(python3 -c 'import socket
+ss = [socket.socket() for _ in range(5)]
+for s in ss: s.bind(("127.0.0.1", 0))
+print(*(s.getsockname()[1] for s in ss))')"
+PORT=${PORT:-$P1}; PORT2=${PORT2:-$P2}; LAT_PORT=${LAT_PORT:-$P3}; BASE_PORT=${BASE_PORT:-$P4}; BRAZE_PORT=${BRAZE_PORT:-$P5}
 HALF=$((CONNECTIONS / 2))
 PG=scripts/test-postgres
 
@@ -44,6 +45,8 @@ fi
 WORK=$(mktemp -d)
 PIDS=()
 cleanup() {
+  local rc=$?
+  if [ "$rc" != 0 ]; then for f in "$WORK"/*/serve.log; do [ -f "$f" ] && { echo "== $f" >&2; tail -5 "$f" >&2; }; done; fi
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   [ -n "${PG_DIR:-}" ] && "$PG" stop "$PG_DIR" >/dev/null 2>&1 || true
@@ -66,7 +69,10 @@ LAT_DB_URL=$(fresh_db "bench_latency_$SUFFIX")
 
 LIMITS="  limits:
     events_per_write_key_per_minute: 0"
-bench_config() { # DIR PORT -> ingest config on PostgreSQL (no Braze: the pipeline runs, nothing leaves)
+# The bench shop names the external sandbox: a shop without a Braze key starts an in-process sandbox on
+# port 9090, which a second instance on the same machine could not bind. Its visitors are anonymous
+# (braze.anonymous: hold), so nothing is sent.
+bench_config() { # DIR PORT -> ingest config on PostgreSQL
   mkdir -p "$1"
   cat > "$1/shoptrail.yml" <<YAML
 server:
@@ -80,6 +86,9 @@ shops:
   - domain: bench-shop.myshopify.com
     write_key: pk_bench_1
     allowed_origins: ["https://bench-shop.myshopify.com"]
+    braze:
+      rest_endpoint: "http://127.0.0.1:$BRAZE_PORT"
+      api_key: "bench-braze-key"
 YAML
 }
 latency_config() { # DIR PORT ENGINE(postgres|sqlite) -> a shop with a snippet secret, forwarding to the sandbox
@@ -101,7 +110,14 @@ shops:
 YAML
 }
 
-wait_up() { for _ in $(seq 1 1800); do curl -sf -o /dev/null "$1" && return 0; sleep 0.1; done; echo "server at $1 did not start" >&2; exit 1; }
+wait_up() { # URL [PID]: gives up at once when the process has exited
+  for _ in $(seq 1 1800); do
+    curl -sf -o /dev/null "$1" && return 0
+    if [ -n "${2:-}" ] && ! kill -0 "$2" 2>/dev/null; then echo "server for $1 exited" >&2; exit 1; fi
+    sleep 0.1
+  done
+  echo "server at $1 did not start" >&2; exit 1
+}
 serve() { # DIR PORT DB_URL; sets SERVE_PID (a child of this shell, so that it can be waited for)
   SHOPTRAIL_BENCH_PG="$3" "$BIN" serve --config "$1/shoptrail.yml" --port "$2" --log-level notice >"$1/serve.log" 2>&1 &
   SERVE_PID=$!; PIDS+=("$SERVE_PID")
@@ -126,7 +142,7 @@ bench_config "$WORK/b" "$PORT2"
 serve "$WORK/a" "$PORT" "$DB_URL"; A_PID=$SERVE_PID
 BASE="http://127.0.0.1:$BASE_PORT"; A="http://127.0.0.1:$PORT"; B="http://127.0.0.1:$PORT2"
 wait_up "$BASE/healthz"
-wait_up "$A/healthz"
+wait_up "$A/healthz" "$A_PID"
 for _ in $(seq 1 100); do curl -sf -o /dev/null "http://127.0.0.1:$BRAZE_PORT/_sandbox/stats" && break; sleep 0.1; done
 
 RESULTS="$WORK/results.txt"
@@ -147,7 +163,7 @@ done
 
 # 1b. two instances on the same database
 serve "$WORK/b" "$PORT2" "$DB_URL"; B_PID=$SERVE_PID
-wait_up "$B/healthz"
+wait_up "$B/healthz" "$B_PID"
 run_pair "$B" "$B" warm2 "$WARMUP" | sed 's/^/warm /' >> "$RESULTS"
 for r in $(seq 1 "$ROUNDS"); do
   run_pair "$BASE" "$BASE" "base2_$r" "$DURATION" | sed 's/^/base2 /' >> "$RESULTS"
@@ -172,14 +188,14 @@ stop "$A_PID"; stop "$B_PID"
 # 3. beacon -> Braze latency, PostgreSQL then SQLite, one instance each, nothing else loading it
 latency_config "$WORK/lpg" "$LAT_PORT" postgres
 serve "$WORK/lpg" "$LAT_PORT" "$LAT_DB_URL"; L_PID=$SERVE_PID
-wait_up "http://127.0.0.1:$LAT_PORT/healthz"
+wait_up "http://127.0.0.1:$LAT_PORT/healthz" "$L_PID"
 LAT_PG=$(python3 Benchmarks/latency.py --server "http://127.0.0.1:$LAT_PORT" --braze "http://127.0.0.1:$BRAZE_PORT" \
   --domain lat-shop.myshopify.com --write-key pk_lat_1 --snippet-secret bench-snippet-secret --tag "pg$SUFFIX" \
   --count "$BEACONS" --rate "$BEACON_RATE" || true)
 RSS_LPG=$(peak_rss "$L_PID"); stop "$L_PID"
 latency_config "$WORK/lsq" "$LAT_PORT" sqlite
 serve "$WORK/lsq" "$LAT_PORT" ""; L_PID=$SERVE_PID
-wait_up "http://127.0.0.1:$LAT_PORT/healthz"
+wait_up "http://127.0.0.1:$LAT_PORT/healthz" "$L_PID"
 LAT_SQ=$(python3 Benchmarks/latency.py --server "http://127.0.0.1:$LAT_PORT" --braze "http://127.0.0.1:$BRAZE_PORT" \
   --domain lat-shop.myshopify.com --write-key pk_lat_1 --snippet-secret bench-snippet-secret --tag "sq$SUFFIX" \
   --count "$BEACONS" --rate "$BEACON_RATE" || true)
@@ -206,7 +222,7 @@ def rounds(kind, per_round):
 print(f"PostgreSQL engine benchmark: release build, PostgreSQL 15 on loopback, wrk on the same cores, "
       f"{conns} connections, {len(rounds('base1', 1))} interleaved rounds per phase (medians)")
 print(f"load before: {sys.argv[10].strip()}")
-print(f"{'scenario':<44}{'req/s':>9}{'events/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}{'sock err':>9}")
+print(f"{"scenario":<50}{'req/s':>9}{'events/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}{'sock err':>9}")
 for title, kb, ki, per in (("one instance", "base1", "ingest1", 1), ("two instances, one database", "base2", "ingest2", 2)):
     base, ingest = rounds(kb, per), rounds(ki, per)
     for name, rs, ev in ((f"bare Hummingbird POST ({'1 wrk' if per == 1 else '2 wrk x ' + str(conns // 2)})", base, 0),
@@ -214,7 +230,7 @@ for title, kb, ki, per in (("one instance", "base1", "ingest1", 1), ("two instan
         total = [sum(rps(r) for r in rr) for rr in rs]
         p50 = [statistics.mean(r["p50_us"] for r in rr) for rr in rs]
         p99 = [max(r["p99_us"] for r in rr) for rr in rs]
-        print(f"{name:<44}{med(total):>9.0f}{med(total) * ev:>10.0f}{med(p50) / 1000:>9.2f}{med(p99) / 1000:>9.2f}"
+        print(f"{name:<50}{med(total):>9.0f}{med(total) * ev:>10.0f}{med(p50) / 1000:>9.2f}{med(p99) / 1000:>9.2f}"
               f"{sum(r['non2xx'] for rr in rs for r in rr):>9}{sum(r['socket_errors'] for rr in rs for r in rr):>9}")
     ratios = [sum(rps(r) for r in i) / sum(rps(r) for r in b) for b, i in zip(base, ingest)]
     print(f"  ratio {title} / bare req/s per round: {', '.join(f'{x:.2f}' for x in ratios)}; median {med(ratios):.2f}")
