@@ -222,7 +222,7 @@ def rounds(kind, per_round):
 print(f"PostgreSQL engine benchmark: release build, PostgreSQL 15 on loopback, wrk on the same cores, "
       f"{conns} connections, {len(rounds('base1', 1))} interleaved rounds per phase (medians)")
 print(f"load before: {sys.argv[10].strip()}")
-print(f"{"scenario":<50}{'req/s':>9}{'events/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}{'sock err':>9}")
+print(f"{'scenario':<50}{'req/s':>9}{'events/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}{'sock err':>9}")
 for title, kb, ki, per in (("one instance", "base1", "ingest1", 1), ("two instances, one database", "base2", "ingest2", 2)):
     base, ingest = rounds(kb, per), rounds(ki, per)
     for name, rs, ev in ((f"bare Hummingbird POST ({'1 wrk' if per == 1 else '2 wrk x ' + str(conns // 2)})", base, 0),
