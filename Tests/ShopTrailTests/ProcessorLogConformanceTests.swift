@@ -317,7 +317,7 @@ import Testing
             try await databaseB.withRunning { databaseB in
                 let store = PostgresEventStore(database: databaseA)
                 let outbox = PostgresOutbox(database: databaseA)
-                let deadline = ContinuousClock.now + .seconds(60)
+                let deadline = ContinuousClock.now + .seconds(180)
                 // The listener connects in the background: append until B has heard one.
                 var n = 0
                 while databaseB.notificationsHeard.withLock({ $0.log }) == 0, ContinuousClock.now < deadline {
@@ -341,7 +341,8 @@ import Testing
                     AND (query LIKE 'LISTEN%' OR query LIKE \("%" + PostgresDatabase.listenerPing + "%"))
                     """)
                 let heard = databaseB.notificationsHeard.withLock { $0.log }
-                while databaseB.notificationsHeard.withLock({ $0.log }) == heard, ContinuousClock.now < deadline {
+                let reconnected = ContinuousClock.now + .seconds(180)
+                while databaseB.notificationsHeard.withLock({ $0.log }) == heard, ContinuousClock.now < reconnected {
                     n += 1
                     _ = try? await store.append(Self.events(["wake-\(n)"]))
                     await databaseB.logAppended.wait(timeout: .milliseconds(200))

@@ -92,7 +92,7 @@ extension StorageEngineUnderTest {
 
     /// Runs `body` with a fresh store on this engine; on PostgreSQL the processor log holds `shops`
     /// (as a single instance) once `beginRun` is called.
-    func withProcessorLog(shops: [String], leaseTTL: Duration = .seconds(10), _ body: @Sendable (ProcessorStorage) async throws -> Void) async throws {
+    func withProcessorLog(shops: [String], leaseTTL: Duration = .seconds(120), _ body: @Sendable (ProcessorStorage) async throws -> Void) async throws {
         try await with(sqlite: { store in
             ProcessorStorage(events: store, state: store.database, log: store.database.processorLog, outbox: SQLiteOutbox(database: store.database),
                              makeLog: { store.database.processorLog })

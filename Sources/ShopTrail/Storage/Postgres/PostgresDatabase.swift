@@ -99,8 +99,10 @@ public final class PostgresDatabase: Sendable {
                 try? await connection.close()
             } catch {
                 logger.debug("notification connection failed", metadata: ["error": "\(error)"])
+                // Only a failed connect says the server is gone: a dropped connection alone (a terminated
+                // backend) is reconnected a second later and says nothing about the server.
+                if !Task.isCancelled { unreachableSince.withLock { $0 = $0 ?? .now } }
             }
-            if !Task.isCancelled { unreachableSince.withLock { $0 = $0 ?? .now } }
             try? await Task.sleep(for: .seconds(1))
         }
     }
@@ -180,8 +182,8 @@ public final class PostgresDatabase: Sendable {
         }
     }
 
-    /// Runs `operation` unless PostgreSQL is down: while the listener cannot reach the server (it pings
-    /// every 5 s and reconnects every second), the operation is refused or abandoned with
+    /// Runs `operation` unless PostgreSQL is down: while the listener cannot connect to the server (it
+    /// pings every 5 s and reconnects a second after a drop), the operation is refused or abandoned with
     /// `StorageUnavailable` instead of waiting in the pool's queue; `deadline` bounds it in any case. A busy
     /// but reachable server is waited for (a slow answer is not a missing one).
     func unlessUnreachable<T: Sendable>(deadline: Duration, _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
