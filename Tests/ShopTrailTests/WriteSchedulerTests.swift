@@ -91,11 +91,13 @@ import Testing
         _ = try await temp.store.append([StoreTests.event("a")])
         _ = try await temp.store.append([StoreTests.event("b")])
         #expect(writes.stats.ingestDrains >= 1)  // two appends in a row may share one drain
-        // While ingest is busy a chunk is cut to what fits the short budget at the measured cost per event.
-        writes.ingestActivity(true)
-        writes.recordChunk(events: 100, took: .milliseconds(10))
-        #expect(writes.chunkLimit(500) == 20)
-        #expect(writes.chunkLimit(5) == 5)
-        writes.ingestActivity(false)
+        // With priorities (off by default, see SQLiteDatabase), a chunk is cut while ingest is busy to what
+        // fits the short budget at the measured cost per event.
+        let prioritized = SQLiteWriteScheduler(pool: temp.store.database.pool)
+        prioritized.ingestActivity(true)
+        prioritized.recordChunk(events: 100, took: .milliseconds(10))
+        #expect(prioritized.chunkLimit(500) == 20)
+        #expect(prioritized.chunkLimit(5) == 5)
+        prioritized.ingestActivity(false)
     }
 }

@@ -43,7 +43,9 @@ public final class SQLiteDatabase: Sendable {
         }
         pool = try DatabasePool(path: path, configuration: config)
         // `off` only for the benchmark's before/after comparison in one run (docs/benchmarks.md).
-        writes = SQLiteWriteScheduler(pool: pool, prioritizes: ProcessInfo.processInfo.environment["SHOPTRAIL_WRITE_SCHEDULER"] != "off")
+        // Off by default: with priorities on, BackfillTests' bulk run stalled under CI load (found at the end of
+        // the session that built it, not yet diagnosed); `SHOPTRAIL_WRITE_SCHEDULER=on` turns them on for benchmarks.
+        writes = SQLiteWriteScheduler(pool: pool, prioritizes: ProcessInfo.processInfo.environment["SHOPTRAIL_WRITE_SCHEDULER"] == "on")
         try SQLiteMigrations.migrator.migrate(pool)
     }
 
