@@ -186,20 +186,18 @@ RSS_A=$(peak_rss "$A_PID"); RSS_B=$(peak_rss "$B_PID")
 stop "$A_PID"; stop "$B_PID"
 
 # 3. beacon -> Braze latency, PostgreSQL then SQLite, one instance each, nothing else loading it
-latency_config "$WORK/lpg" "$LAT_PORT" postgres
-serve "$WORK/lpg" "$LAT_PORT" "$LAT_DB_URL"; L_PID=$SERVE_PID
-wait_up "http://127.0.0.1:$LAT_PORT/healthz" "$L_PID"
-LAT_PG=$(python3 Benchmarks/latency.py --server "http://127.0.0.1:$LAT_PORT" --braze "http://127.0.0.1:$BRAZE_PORT" \
-  --domain lat-shop.myshopify.com --write-key pk_lat_1 --snippet-secret bench-snippet-secret --tag "pg$SUFFIX" \
-  --count "$BEACONS" --rate "$BEACON_RATE" || true)
-RSS_LPG=$(peak_rss "$L_PID"); stop "$L_PID"
-latency_config "$WORK/lsq" "$LAT_PORT" sqlite
-serve "$WORK/lsq" "$LAT_PORT" ""; L_PID=$SERVE_PID
-wait_up "http://127.0.0.1:$LAT_PORT/healthz" "$L_PID"
-LAT_SQ=$(python3 Benchmarks/latency.py --server "http://127.0.0.1:$LAT_PORT" --braze "http://127.0.0.1:$BRAZE_PORT" \
-  --domain lat-shop.myshopify.com --write-key pk_lat_1 --snippet-secret bench-snippet-secret --tag "sq$SUFFIX" \
-  --count "$BEACONS" --rate "$BEACON_RATE" || true)
-RSS_LSQ=$(peak_rss "$L_PID"); stop "$L_PID"
+# One engine's run: sets LAT_OUT (latency.py's summary) and RSS_OUT (the instance's peak RSS).
+latency_run() { # DIR ENGINE DB_URL TAG
+  latency_config "$1" "$LAT_PORT" "$2"
+  serve "$1" "$LAT_PORT" "$3"; L_PID=$SERVE_PID
+  wait_up "http://127.0.0.1:$LAT_PORT/healthz" "$L_PID"
+  LAT_OUT=$(python3 Benchmarks/latency.py --server "http://127.0.0.1:$LAT_PORT" --braze "http://127.0.0.1:$BRAZE_PORT" \
+    --domain lat-shop.myshopify.com --write-key pk_lat_1 --snippet-secret bench-snippet-secret --tag "$4$SUFFIX" \
+    --count "$BEACONS" --rate "$BEACON_RATE" || true)
+  RSS_OUT=$(peak_rss "$L_PID"); stop "$L_PID"
+}
+latency_run "$WORK/lpg" postgres "$LAT_DB_URL" pg; LAT_PG=$LAT_OUT; RSS_LPG=$RSS_OUT
+latency_run "$WORK/lsq" sqlite "" sq; LAT_SQ=$LAT_OUT; RSS_LSQ=$RSS_OUT
 LOAD_AFTER=$(uptime)
 
 python3 - "$RESULTS" "$STORED" "$CONNECTIONS" "$E0 $P0 $C0" "$E $P $C1" "$LEASES" "$RSS_A $RSS_B $RSS_LPG $RSS_LSQ" \
