@@ -47,6 +47,41 @@ import Testing
         }
     }
 
+    /// Concurrent appends share commits: a batch sent twice at once (a tracker retry racing its original) is
+    /// stored once, each answer counts its own events, and every stored event keeps its batch's context.
+    @Test(arguments: StorageEngineUnderTest.allCases)
+    func concurrentRetriesOfOneBatchAreStoredOnceWithTheirContexts(engine: StorageEngineUnderTest) async throws {
+        try await engine.withEventStore { store async throws in
+            let batches = 40, copies = 3
+            let results = try await withThrowingTaskGroup(of: AppendResult.self) { group in
+                for b in 0..<batches {
+                    for _ in 0..<copies {
+                        group.addTask {
+                            let context = #"{"batch":\#(b)}"#
+                            // Even batches share one context (stored once); odd ones carry a context per event.
+                            return try await store.append((0..<3).map { e in
+                                Self.event("b\(b)-e\(e)", context: b % 2 == 0 ? context : #"{"batch":\#(b),"e":\#(e)}"#)
+                            })
+                        }
+                    }
+                }
+                return try await group.reduce(into: [AppendResult]()) { $0.append($1) }
+            }
+            #expect(results.count == batches * copies)
+            #expect(results.allSatisfy { $0.inserted + $0.duplicates == 3 })
+            #expect(results.reduce(0) { $0 + $1.inserted } == batches * 3)
+            let events = try await store.events(after: 0, limit: 1_000)
+            #expect(events.count == batches * 3)
+            for logged in events {
+                let parts = logged.event.eventId.dropFirst().split(separator: "-e")
+                guard parts.count == 2, let b = Int(parts[0]), let e = Int(parts[1]) else {
+                    Issue.record("unexpected id \(logged.event.eventId)"); continue
+                }
+                #expect(logged.event.context == (b % 2 == 0 ? #"{"batch":\#(b)}"# : #"{"batch":\#(b),"e":\#(e)}"#))
+            }
+        }
+    }
+
     @Test(arguments: StorageEngineUnderTest.allCases)
     func aReaderTailingConcurrentWritersSeesEveryEventExactlyOnce(engine: StorageEngineUnderTest) async throws {
         try await engine.withEventStore { store async throws in

@@ -42,10 +42,9 @@ public final class SQLiteDatabase: Sendable {
             for file in [path, path + "-wal", path + "-shm"] { PrivateFiles.tighten(file) }
         }
         pool = try DatabasePool(path: path, configuration: config)
-        // `off` only for the benchmark's before/after comparison in one run (docs/benchmarks.md).
-        // Off by default: with priorities on, BackfillTests' bulk run stalled under CI load (found at the end of
-        // the session that built it, not yet diagnosed); `SHOPTRAIL_WRITE_SCHEDULER=on` turns them on for benchmarks.
-        writes = SQLiteWriteScheduler(pool: pool, prioritizes: ProcessInfo.processInfo.environment["SHOPTRAIL_WRITE_SCHEDULER"] == "on")
+        // Priorities on; `SHOPTRAIL_WRITE_SCHEDULER=off` (first come, first served) only for the benchmark's
+        // before/after comparison in one run (docs/benchmarks.md).
+        writes = SQLiteWriteScheduler(pool: pool, prioritizes: ProcessInfo.processInfo.environment["SHOPTRAIL_WRITE_SCHEDULER"] != "off")
         try SQLiteMigrations.migrator.migrate(pool)
     }
 

@@ -7,7 +7,7 @@ import PostgresNIO
 /// appends from every instance commit one after another, a transaction's positions are drawn while
 /// it holds the lock, and a reader that has seen position N can never later see a new position
 /// below N: reading "after my cursor" never skips an event. Group commit keeps that serial section
-/// to one short transaction per group, not one per beacon.
+/// to one transaction of four round trips per commit, however many beacons it carries (`insert`).
 public final class PostgresEventStore: EventStore {
     /// `pg_advisory_xact_lock` key serialising appends ("ShopTrail log").
     static let appendLockKey: Int64 = 0x5348_4F50_4C4F_4721
@@ -32,20 +32,45 @@ public final class PostgresEventStore: EventStore {
 
     static let columns = "shop, source, event_id, name, visitor_id, session_id, client_time, time, received_at, context, properties, verified"
 
+    /// Rows per INSERT statement: 12 binds each, under PostgreSQL's 65,535 bind parameters.
+    static let rowsPerStatement = 5_000
+
+    /// Appends every group of a group commit in one transaction of a fixed number of round trips (lock,
+    /// one INSERT per `rowsPerStatement` events, the shared contexts, commit), whatever the number of groups:
+    /// the lock is held for those round trips only, so concurrent instances queue for little time.
     static func insert(_ groups: [[NewEvent]], database: PostgresDatabase) async throws -> [AppendResult] {
-        try await database.transaction { connection in
-            try await connection.query("SELECT pg_advisory_xact_lock(\(appendLockKey))", logger: database.logger)
-            // Wakes the processors of other instances once this commits (PostgreSQL delivers on commit only).
-            try await connection.query("SELECT pg_notify(\(PostgresDatabase.logChannel), '')", logger: database.logger)
-            var results: [AppendResult] = []
-            for events in groups {
-                guard !events.isEmpty else { results.append(AppendResult(inserted: 0, duplicates: 0)); continue }
-                let shared = NewEvent.sharedContext(of: events)
-                var binds = PostgresBindings(capacity: events.count * 12)
+        let shared = groups.map { NewEvent.sharedContext(of: $0) }
+        let contextCount = Int64(shared.count { $0 != nil })
+        return try await database.transaction { connection in
+            // The lock first: positions are drawn after it (see the type's comment). The NOTIFY wakes the processors
+            // of other instances once this commits (PostgreSQL delivers on commit only). Context ids are drawn here
+            // too, so each event row carries its batch's context id; ids of contexts not stored are simply unused.
+            var contextIds: [Int64] = []
+            let head = try await connection.query("""
+                SELECT pg_advisory_xact_lock(\(appendLockKey)), pg_notify(\(PostgresDatabase.logChannel), ''),
+                       ARRAY(SELECT nextval(pg_get_serial_sequence('event_contexts', 'id')) FROM generate_series(1, \(contextCount)))
+                """, logger: database.logger)
+            for try await row in head { contextIds = try row.makeRandomAccess()[2].decode([Int64].self) }
+            var nextContext = contextIds.makeIterator()
+            let contextId: [Int64?] = shared.map { $0 == nil ? nil : nextContext.next() }
+            guard contextIds.count == Int(contextCount) else {
+                throw StorageUnavailable(key: "storage.url", reason: "PostgreSQL drew \(contextIds.count) context ids of \(contextCount)")
+            }
+
+            // Each row in commit order, with the group it belongs to.
+            var rows: [(group: Int, event: NewEvent)] = []
+            for (g, events) in groups.enumerated() { for e in events { rows.append((g, e)) } }
+            // Keys inserted by this commit: within one statement, ON CONFLICT DO NOTHING keeps a key's first row.
+            var inserted: [EventKey: Int] = [:]
+            var start = 0
+            while start < rows.count {
+                let slice = rows[start..<min(start + rowsPerStatement, rows.count)]
+                var binds = PostgresBindings(capacity: slice.count * 13)
                 var values: [String] = []
-                for (i, e) in events.enumerated() {
-                    let base = i * 12
-                    values.append("(" + (1...12).map { "$\(base + $0)" }.joined(separator: ", ") + ")")
+                values.reserveCapacity(slice.count)
+                for (i, row) in slice.enumerated() {
+                    let e = row.event, base = i * 13
+                    values.append("(" + (1...13).map { "$\(base + $0)" }.joined(separator: ", ") + ")")
                     binds.append(e.shop)
                     binds.append(e.source.rawValue)
                     binds.append(e.eventId)
@@ -55,27 +80,49 @@ public final class PostgresEventStore: EventStore {
                     binds.append(e.clientTime)
                     binds.append(e.time)
                     binds.append(e.receivedAt)
-                    binds.append(shared == nil ? e.context : nil)
+                    binds.append(contextId[row.group] == nil ? e.context : nil)
                     binds.append(e.properties)
                     binds.append(e.verified)
+                    binds.append(contextId[row.group])
                 }
-                let sql = "INSERT INTO events (\(columns)) VALUES \(values.joined(separator: ", ")) ON CONFLICT (shop, source, event_id) DO NOTHING RETURNING position"
-                var positions: [Int64] = []
-                for try await position in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: database.logger).decode(Int64.self) {
-                    positions.append(position)
+                let sql = "INSERT INTO events (\(columns), context_id) VALUES \(values.joined(separator: ", ")) "
+                    + "ON CONFLICT (shop, source, event_id) DO NOTHING RETURNING shop, source, event_id"
+                let result = try await connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: database.logger)
+                for try await (shop, source, eventId) in result.decode((String, String, String).self) {
+                    inserted[EventKey(shop: shop, source: source, eventId: eventId), default: 0] += 1
                 }
-                // A batch's context is stored once for the events it added (a retried batch adds none).
-                if let shared, let first = events.first, !positions.isEmpty {
-                    var contextId: Int64?
-                    for try await id in try await connection.query(
-                        "INSERT INTO event_contexts (shop, text) VALUES (\(first.shop), \(shared)) RETURNING id", logger: database.logger
-                    ).decode(Int64.self) { contextId = id }
-                    try await connection.query("UPDATE events SET context_id = \(contextId) WHERE position = ANY(\(positions))", logger: database.logger)
-                }
-                results.append(AppendResult(inserted: positions.count, duplicates: events.count - positions.count))
+                start += slice.count
             }
-            return results
+
+            // Credit each inserted key to its first row in commit order; later rows with that key were duplicates.
+            var added = [Int](repeating: 0, count: groups.count)
+            for row in rows {
+                let key = EventKey(shop: row.event.shop, source: row.event.source.rawValue, eventId: row.event.eventId)
+                if let left = inserted[key], left > 0 { added[row.group] += 1; inserted[key] = left - 1 }
+            }
+
+            // A batch's context is stored once, for the batches that added events (a retried batch adds none).
+            var contextBinds = PostgresBindings()
+            var contextValues: [String] = []
+            for (g, id) in contextId.enumerated() {
+                guard let id, added[g] > 0, let text = shared[g], let shop = groups[g].first?.shop else { continue }
+                let base = contextValues.count * 3
+                contextValues.append("($\(base + 1), $\(base + 2), $\(base + 3))")
+                contextBinds.append(id)
+                contextBinds.append(shop)
+                contextBinds.append(text)
+            }
+            if !contextValues.isEmpty {
+                let sql = "INSERT INTO event_contexts (id, shop, text) OVERRIDING SYSTEM VALUE VALUES " + contextValues.joined(separator: ", ")
+                try await connection.query(PostgresQuery(unsafeSQL: sql, binds: contextBinds), logger: database.logger)
+            }
+            return groups.indices.map { AppendResult(inserted: added[$0], duplicates: groups[$0].count - added[$0]) }
         }
+    }
+
+    /// An event's identity in the log (the `events_dedupe` key).
+    private struct EventKey: Hashable {
+        let shop: String, source: String, eventId: String
     }
 
     public func append(_ events: [NewEvent]) async throws -> AppendResult {
