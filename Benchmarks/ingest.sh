@@ -36,6 +36,10 @@ server:
   public_url: "http://127.0.0.1:$PORT"
   data_dir: "$WORK/data"
   sqlite_synchronous: $SYNC
+  # One write key carries all the load: its rate limit (2,000 events/s by default) would answer most
+  # requests with a fast 429 and flatter the ratio. Off, every request is a durable commit.
+  limits:
+    events_per_write_key_per_minute: 0
 shops:
   - domain: bench-shop.myshopify.com
     write_key: pk_bench_1
