@@ -24,8 +24,6 @@ public final class ProcessorService: Service {
     private let chunkSize: Int
     /// Sleep when the log has nothing new.
     private let idlePollMillis: EpochMillis
-    /// Work per transaction before it commits and lets writers of beacons and webhooks in.
-    private let transactionBudgetMillis: Int64 = 10
     private let faultHook: FaultHook?
     private let retention: RetentionConfig
     static let redactTopics: Set<String> = ["customers/redact", "shop/redact"]
@@ -127,10 +125,10 @@ public final class ProcessorService: Service {
     @discardableResult
     public func processChunk() async throws -> Int {
         let limit = chunkSize
-        let budget = Duration.milliseconds(transactionBudgetMillis)
+        let budget = log.chunkBudget
         return try await log.handleChunk(limit: limit) { events, state in
-            // The transaction holds SQLite's only write lock, which beacons and webhooks wait for:
-            // commit after a few milliseconds of work rather than after a fixed count.
+            // Commit after the engine's budget of work rather than after a fixed count (SQLite: beacons and
+            // webhooks wait for this transaction's write lock).
             let clock = ContinuousClock()
             let started = clock.now
             var done = 0

@@ -34,10 +34,14 @@ public protocol ProcessorLog: Sendable {
     func waitForEvents(timeout: Duration) async
     /// A storage error that could pass (busy, full, I/O): worth retrying, never a reason to set an event aside.
     func isTransient(_ error: any Error) -> Bool
+    /// How long a chunk may work before it commits: what others wait for meanwhile differs by engine.
+    var chunkBudget: Duration { get }
 }
 
 /// `ProcessorLog` on the SQLite file.
 struct SQLiteProcessorLog: ProcessorLog {
+    /// A chunk holds the file's only write lock, which beacons and webhooks wait for: a few milliseconds.
+    var chunkBudget: Duration { .milliseconds(10) }
     let database: SQLiteDatabase
     private var pool: DatabasePool { database.pool }
     static let positionName = "storefront"

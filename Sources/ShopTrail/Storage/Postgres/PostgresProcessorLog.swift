@@ -12,6 +12,10 @@ import Synchronization
 /// record are per shop; a shop taken over from an instance that did not stop cleanly is handled one
 /// event at a time for a while, and the event that instance was attempting alone is set aside.
 public final class PostgresProcessorLog: ProcessorLog {
+    /// A chunk holds only its shop's lease and the rows it touches (ingest never waits for it), while each of
+    /// its queries is a round trip: long chunks spread the per-chunk lease check, log read and position update
+    /// over many events. Bounded so that a lease holder commits well within its lease.
+    public var chunkBudget: Duration { .milliseconds(250) }
     /// The cursor's and the run record's name (the SQLite engine's single cursor has the same name).
     static let positionName = "storefront"
     /// Events handled one at a time after taking over a shop from an instance that did not stop cleanly.
