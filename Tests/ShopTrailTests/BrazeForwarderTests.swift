@@ -270,6 +270,27 @@ import Testing
         }
     }
 
+    /// The running service comes back for a lingering request when its linger ends, not after an idle poll
+    /// (it once slept the whole poll when its own claim and release outlasted the pacing slot: p50 540 ms).
+    @Test func theServiceSendsALingeringRequestWhenItsLingerEnds() async throws {
+        try await Self.withHarness { h in
+            var settings = ForwarderSettings()
+            settings.lingerMillis = 50
+            settings.idlePollMillis = 600_000  // an idle poll would outlast the test's deadline
+            settings.requestsPerMinute = settings.requestsPerMinute.mapValues { _ in 1e9 }  // no pacing gap at all
+            let forwarder = BrazeForwarder(outbox: h.outbox, senders: [Self.shop: h.client], clock: SystemClock(), settings: settings, logger: Fixtures.logger())
+            try await h.outbox.enqueue([Self.event(0, user: "lone", at: SystemClock().now())])
+            let task = Task { try await forwarder.run() }
+            let deadline = ContinuousClock.now + .seconds(120)
+            while ContinuousClock.now < deadline, try await h.eventsByUser()["lone"] == nil {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            task.cancel()
+            _ = try? await task.value
+            #expect(try await h.eventsByUser()["lone"] == ["e0"])
+        }
+    }
+
     @Test func theServiceStoppedMidRequestAndRestartedLosesNothing() async throws {
         try await Self.withHarness { h in
             try await h.outbox.enqueue((0..<1_500).map { Self.event($0 / 50, user: "r\($0 % 50)") })

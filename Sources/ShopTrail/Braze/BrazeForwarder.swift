@@ -98,6 +98,8 @@ public final class BrazeForwarder: Service {
         public var sent = false
         /// Nothing was claimable (the outbox has nothing due for the shop).
         public var empty = false
+        /// Not sent because the request was lingering to fill up: when the linger ends.
+        public var lingerUntil: EpochMillis?
     }
 
     /// `senders` maps shop domains to their Braze client; shops without one are not drained.
@@ -132,9 +134,10 @@ public final class BrazeForwarder: Service {
     private func work(shop: String) async {
         while !Task.isCancelled {
             var sent = false, empty = false
+            var lingerUntil: EpochMillis?
             do {
                 let round = try await round(shop: shop)
-                (sent, empty) = (round.sent, round.empty)
+                (sent, empty, lingerUntil) = (round.sent, round.empty, round.lingerUntil)
             } catch {
                 logger.error("outbox round failed", metadata: ["shop": .string(shop), "error": "\(type(of: error))"])
             }
@@ -146,7 +149,10 @@ public final class BrazeForwarder: Service {
             }
             let now = clock.now()
             let notBefore = pacing.withLock { $0[shop]?.notBefore ?? 0 }
-            let wait = notBefore > now ? min(settings.idlePollMillis, notBefore - now) : settings.idlePollMillis
+            // Lingering: come back when the linger ends (or the pacing slot opens, if later), not after an idle poll:
+            // the round's own claim and release may have taken longer than the slot's spacing.
+            let until = max(notBefore, lingerUntil ?? 0)
+            let wait = until > now ? min(settings.idlePollMillis, until - now) : (lingerUntil == nil ? settings.idlePollMillis : 1)
             try? await Task.sleep(for: .milliseconds(max(1, wait)))
         }
     }
@@ -172,7 +178,7 @@ public final class BrazeForwarder: Service {
         let oldest = packed.carried.map(\.operation.createdAt).min() ?? now
         if !solo, packed.leftover.isEmpty, claimed.count < settings.claimLimit, packed.carried.count < packed.capacity, now - oldest < settings.lingerMillis {
             try await outbox.release(claimed.map(\.seq))  // linger: let the request fill up
-            return Round()
+            return Round(lingerUntil: oldest + settings.lingerMillis)
         }
         try await outbox.release(packed.leftover.map(\.seq))
         let started = ContinuousClock.now
