@@ -253,19 +253,28 @@ def test_two_instances_one_killed_mid_load_lose_nothing_and_the_survivor_takes_i
     b.stop()
 
 
-def test_postgres_going_away_gives_503_with_retry_after_and_the_server_recovers(tmp_path, own_postgres, sandbox):
+# When PostgreSQL goes away: right after the start (while the processor records its run and the
+# forwarder releases its old claims, which once left both waiting for good), or once the pipeline runs.
+OUTAGE_TIMINGS = ["at_start", "under_load"]
+
+
+@pytest.mark.parametrize("timing", OUTAGE_TIMINGS)
+def test_postgres_going_away_gives_503_with_retry_after_and_the_server_recovers(tmp_path, own_postgres, sandbox, timing):
     server_url, pg_dir = own_postgres
     server = start(tmp_path, "only", server_url, sandbox)
     shop = SHOPS[0]
     acked = {}
-    for n in range(20):
+    # At start: a few beacons in the server's first second, then PostgreSQL goes at once.
+    for n in range(3 if timing == "at_start" else 20):
         status, _, answer = beacon(server.base, shop, "c2000", f"before-{n}", str(700000 + n))
         assert status == 200, answer
         acked[f"before-{n}"] = str(700000 + n)
 
-    # The pipeline is running (these reached Braze) when PostgreSQL goes away.
-    wait_for(lambda: {p for e, p in acked.items()} <= {e.get("properties", {}).get("product_id") for e in tracked_events(sandbox)},
-             300, "the views before the outage in Braze")
+    if timing == "under_load":
+        # The pipeline is running (these reached Braze) when PostgreSQL goes away.
+        wait_for(lambda: {p for e, p in acked.items()} <= {e.get("properties", {}).get("product_id") for e in tracked_events(sandbox)},
+                 300, "the views before the outage in Braze")
+    halted = time.time()
     subprocess.run([SCRIPT, "halt", pg_dir], check=True, capture_output=True, timeout=120)
     down = []
 
@@ -281,6 +290,8 @@ def test_postgres_going_away_gives_503_with_retry_after_and_the_server_recovers(
     assert headers.get("Retry-After", "").isdigit(), headers
     assert isinstance(answer, dict) and answer.get("error"), answer
     assert server.proc.poll() is None, "the server stays up while its database is down"
+    # Down long enough for every stage's waits and the pool's reconnect attempts to run into it.
+    time.sleep(max(0.0, halted + 12 - time.time()))
 
     subprocess.run([SCRIPT, "resume", pg_dir], check=True, capture_output=True, timeout=120)
 

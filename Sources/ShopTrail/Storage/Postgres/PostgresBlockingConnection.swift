@@ -20,7 +20,12 @@ final class PostgresBlockingConnection: Sendable {
     /// Runs `query` and returns its rows.
     @discardableResult
     func rows(_ query: PostgresQuery) throws -> [PostgresRow] {
-        try blockingAwait { try await self.connection.query(query, logger: self.logger).collect() }
+        try awaitAnswer { try await self.connection.query(query, logger: self.logger).collect() }
+    }
+
+    /// Waits for async `work` on this connection; ends with `PostgresConnectionClosed` once the connection closes.
+    func awaitAnswer<T: Sendable>(_ work: @escaping @Sendable () async throws -> T) throws -> T {
+        try blockingAwait(on: connection, work)
     }
 
     /// The first column of each row.
