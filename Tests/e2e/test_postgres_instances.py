@@ -254,8 +254,9 @@ def test_two_instances_one_killed_mid_load_lose_nothing_and_the_survivor_takes_i
 
 
 # When PostgreSQL goes away: right after the start (while the processor records its run and the
-# forwarder releases its old claims, which once left both waiting for good), or once the pipeline runs.
-OUTAGE_TIMINGS = ["at_start", "under_load"]
+# forwarder releases its old claims, which once left both waiting for good), once the pipeline has
+# delivered (idle), or while beacons keep coming (transactions of every stage cut in the middle).
+OUTAGE_TIMINGS = ["at_start", "under_load", "mid_stream"]
 
 
 @pytest.mark.parametrize("timing", OUTAGE_TIMINGS)
@@ -274,6 +275,24 @@ def test_postgres_going_away_gives_503_with_retry_after_and_the_server_recovers(
         # The pipeline is running (these reached Braze) when PostgreSQL goes away.
         wait_for(lambda: {p for e, p in acked.items()} <= {e.get("properties", {}).get("product_id") for e in tracked_events(sandbox)},
                  300, "the views before the outage in Braze")
+    streamed, streaming = {}, threading.Event()
+
+    def stream(k):
+        # Unique products, so each acknowledged view must show in Braze; a refused one (503) is the tracker's to resend.
+        n = 0
+        while not streaming.is_set():
+            event_id, product = f"stream-{k}-{n}", str(900000 + k * 10000 + n)
+            try:
+                if beacon(server.base, shop, f"c{2100 + k}", event_id, product)[0] == 200:
+                    streamed[event_id] = product
+            except OSError:
+                pass
+            n += 1
+    streamers = [threading.Thread(target=stream, args=(k,)) for k in range(4)] if timing == "mid_stream" else []
+    for thread in streamers:
+        thread.start()
+    if streamers:
+        wait_for(lambda: len(streamed) >= 40, 120, "beacons streaming")
     halted = time.time()
     subprocess.run([SCRIPT, "halt", pg_dir], check=True, capture_output=True, timeout=120)
     down = []
@@ -302,6 +321,10 @@ def test_postgres_going_away_gives_503_with_retry_after_and_the_server_recovers(
             acked[f"after-{n}"] = str(800000 + n)
         return status == 200
     wait_for(accepted, 180, "beacons accepted again after PostgreSQL is back")
+    streaming.set()
+    for thread in streamers:
+        thread.join(60)
+    acked.update(streamed)
     stored = set(psql(server_url, "SELECT event_id FROM events").split())
     assert all(e in stored for e in acked), [e for e in acked if e not in stored]
 
