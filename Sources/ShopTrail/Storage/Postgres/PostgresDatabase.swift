@@ -63,36 +63,39 @@ public final class PostgresDatabase: Sendable {
                 let connection = try await PostgresConnection.connect(configuration: connectionConfiguration(), id: 1, logger: logger)
                 unreachableSince.withLock { $0 = nil }
                 do {
-                    try await connection.listen(on: Self.logChannel) { log in
-                        try await connection.listen(on: Self.outboxChannel) { outbox in
-                            self.logAppended.signal()
-                            self.outboxFilled.signal()
-                            try await withThrowingTaskGroup(of: Void.self) { group in
-                                group.addTask {
-                                    for try await _ in log {
-                                        self.notificationsHeard.withLock { $0.log += 1 }
-                                        self.logAppended.signal()
-                                    }
-                                }
-                                group.addTask {
-                                    for try await _ in outbox {
-                                        self.notificationsHeard.withLock { $0.outbox += 1 }
-                                        self.outboxFilled.signal()
-                                    }
-                                }
-                                // A dropped connection may go unnoticed by an idle listener: a ping finds it.
-                                group.addTask {
-                                    while true {
-                                        try await Task.sleep(for: .seconds(5))
-                                        let logger = self.logger
-                                        _ = try await Self.untilClosed(connection) {
-                                            try await connection.query("SELECT 1 AS \(unescaped: Self.listenerPing)", logger: logger).collect()
+                    // The whole session too: `listen` itself is a query, written to a connection that may close first.
+                    try await Self.untilClosed(connection) {
+                        try await connection.listen(on: Self.logChannel) { log in
+                            try await connection.listen(on: Self.outboxChannel) { outbox in
+                                self.logAppended.signal()
+                                self.outboxFilled.signal()
+                                try await withThrowingTaskGroup(of: Void.self) { group in
+                                    group.addTask {
+                                        for try await _ in log {
+                                            self.notificationsHeard.withLock { $0.log += 1 }
+                                            self.logAppended.signal()
                                         }
                                     }
+                                    group.addTask {
+                                        for try await _ in outbox {
+                                            self.notificationsHeard.withLock { $0.outbox += 1 }
+                                            self.outboxFilled.signal()
+                                        }
+                                    }
+                                    // A dropped connection may go unnoticed by an idle listener: a ping finds it.
+                                    group.addTask {
+                                        while true {
+                                            try await Task.sleep(for: .seconds(5))
+                                            let logger = self.logger
+                                            _ = try await Self.untilClosed(connection) {
+                                                try await connection.query("SELECT 1 AS \(unescaped: Self.listenerPing)", logger: logger).collect()
+                                            }
+                                        }
+                                    }
+                                    // The first to end (a drop ends them all) ends the connection.
+                                    _ = try await group.next()
+                                    group.cancelAll()
                                 }
-                                // The first to end (a drop ends them all) ends the connection.
-                                _ = try await group.next()
-                                group.cancelAll()
                             }
                         }
                     }
@@ -230,7 +233,8 @@ public final class PostgresDatabase: Sendable {
                 if late { watchdog.cancel() }
             }
         } onCancel: {
-            for task in pending.withLock({ $0.tasks }) { task.cancel() }
+            // The work only: the watchdog must still end a wait on a closed connection, which ignores cancellation.
+            pending.withLock({ $0.tasks }).first?.cancel()
         }
     }
 
