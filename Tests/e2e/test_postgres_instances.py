@@ -253,19 +253,72 @@ def test_two_instances_one_killed_mid_load_lose_nothing_and_the_survivor_takes_i
     b.stop()
 
 
-def test_postgres_going_away_gives_503_with_retry_after_and_the_server_recovers(tmp_path, own_postgres, sandbox):
+# When PostgreSQL goes away: right after the start (while the processor records its run and the
+# forwarder releases its old claims, which once left both waiting for good), once the pipeline has
+# delivered (idle), or while beacons keep coming (transactions of every stage cut in the middle).
+OUTAGE_TIMINGS = ["at_start", "under_load", "mid_stream"]
+
+
+@pytest.mark.parametrize("timing", OUTAGE_TIMINGS)
+def test_postgres_going_away_gives_503_with_retry_after_and_the_server_recovers(tmp_path, own_postgres, sandbox, timing):
     server_url, pg_dir = own_postgres
     server = start(tmp_path, "only", server_url, sandbox)
-    shop = SHOPS[0]
-    acked = {}
-    for n in range(20):
-        status, _, answer = beacon(server.base, shop, "c2000", f"before-{n}", str(700000 + n))
-        assert status == 200, answer
-        acked[f"before-{n}"] = str(700000 + n)
+    try:
+        shop = SHOPS[0]
+        acked = {}
+        # At start: a few beacons in the server's first second, then PostgreSQL goes at once.
+        for n in range(3 if timing == "at_start" else 20):
+            status, _, answer = beacon(server.base, shop, "c2000", f"before-{n}", str(700000 + n))
+            assert status == 200, answer
+            acked[f"before-{n}"] = str(700000 + n)
 
-    # The pipeline is running (these reached Braze) when PostgreSQL goes away.
-    wait_for(lambda: {p for e, p in acked.items()} <= {e.get("properties", {}).get("product_id") for e in tracked_events(sandbox)},
-             300, "the views before the outage in Braze")
+        if timing == "under_load":
+            # The pipeline is running (these reached Braze) when PostgreSQL goes away.
+            wait_for(lambda: {p for e, p in acked.items()} <= {e.get("properties", {}).get("product_id") for e in tracked_events(sandbox)},
+                     300, "the views before the outage in Braze")
+        streamed, streaming = {}, threading.Event()
+
+        def stream(k):
+            # Unique products, so each acknowledged view must show in Braze; a refused one (503) is the tracker's to resend.
+            n = 0
+            while not streaming.is_set():
+                event_id, product = f"stream-{k}-{n}", str(900000 + k * 10000 + n)
+                try:
+                    if beacon(server.base, shop, f"c{2100 + k}", event_id, product)[0] == 200:
+                        streamed[event_id] = product
+                except OSError:
+                    pass
+                n += 1
+        # Daemons, and stopped in `finally`: a failure below must not leave pytest waiting on them.
+        streamers = [threading.Thread(target=stream, args=(k,), daemon=True) for k in range(4)] if timing == "mid_stream" else []
+        for thread in streamers:
+            thread.start()
+        try:
+            if streamers:
+                wait_for(lambda: len(streamed) >= 40, 120, "beacons streaming")
+            during_outage(server, pg_dir, shop, acked)
+        finally:
+            streaming.set()
+            for thread in streamers:
+                thread.join(60)
+        acked.update(streamed)
+        stored = set(psql(server_url, "SELECT event_id FROM events").split())
+        assert all(e in stored for e in acked), [e for e in acked if e not in stored]
+
+        def delivered():
+            products = {e.get("properties", {}).get("product_id") for e in tracked_events(sandbox) if e.get("name") == "ecommerce.product_viewed"}
+            return all(p in products for e, p in acked.items() if not e.startswith("down-"))
+        wait_for(delivered, 300, "the views before and after the outage in Braze")
+        assert server.stop() == 0
+    finally:
+        if server.proc.poll() is None:  # a failure: a stalled server must not outlive the test
+            server.proc.kill()
+            server.proc.wait()
+
+
+def during_outage(server, pg_dir, shop, acked):
+    """Stops PostgreSQL for at least 12 s: beacons get 503 meanwhile and are accepted again once it is back."""
+    halted = time.time()
     subprocess.run([SCRIPT, "halt", pg_dir], check=True, capture_output=True, timeout=120)
     down = []
 
@@ -281,6 +334,8 @@ def test_postgres_going_away_gives_503_with_retry_after_and_the_server_recovers(
     assert headers.get("Retry-After", "").isdigit(), headers
     assert isinstance(answer, dict) and answer.get("error"), answer
     assert server.proc.poll() is None, "the server stays up while its database is down"
+    # Down long enough for every stage's waits and the pool's reconnect attempts to run into it.
+    time.sleep(max(0.0, halted + 12 - time.time()))
 
     subprocess.run([SCRIPT, "resume", pg_dir], check=True, capture_output=True, timeout=120)
 
@@ -291,11 +346,3 @@ def test_postgres_going_away_gives_503_with_retry_after_and_the_server_recovers(
             acked[f"after-{n}"] = str(800000 + n)
         return status == 200
     wait_for(accepted, 180, "beacons accepted again after PostgreSQL is back")
-    stored = set(psql(server_url, "SELECT event_id FROM events").split())
-    assert all(e in stored for e in acked), [e for e in acked if e not in stored]
-
-    def delivered():
-        products = {e.get("properties", {}).get("product_id") for e in tracked_events(sandbox) if e.get("name") == "ecommerce.product_viewed"}
-        return all(p in products for e, p in acked.items() if not e.startswith("down-"))
-    wait_for(delivered, 300, "the views before and after the outage in Braze")
-    assert server.stop() == 0

@@ -115,9 +115,9 @@ public final class BrazeForwarder: Service {
     }
 
     public func run() async throws {
-        try await outbox.releaseClaims()
         // Stop between requests on graceful shutdown; what is unsent stays in the outbox.
         await cancelWhenGracefulShutdown {
+            await self.releaseOldClaims()
             await withTaskGroup(of: Void.self) { group in
                 for shop in self.senders.keys.sorted() {
                     // Several requests in flight per shop: Braze's latency, not its rate limit, would
@@ -126,6 +126,22 @@ public final class BrazeForwarder: Service {
                         group.addTask { await self.work(shop: shop) }
                     }
                 }
+            }
+        }
+    }
+
+    /// Releases this instance's claims from an earlier run, retrying with backoff while the store is
+    /// unreachable: a throw here would end the forwarder (and the service group) for good.
+    func releaseOldClaims() async {
+        var wait = Duration.milliseconds(500)
+        while !Task.isCancelled {
+            do {
+                try await outbox.releaseClaims()
+                return
+            } catch {
+                logger.error("forwarder could not release its old claims; retrying", metadata: ["error": "\(error)", "retry_in": "\(wait)"])
+                try? await Task.sleep(for: wait)
+                wait = min(wait * 2, .seconds(10))
             }
         }
     }

@@ -51,6 +51,9 @@ public final class ProcessorService: Service {
                 self.logger.error("processor could not record its start", metadata: ["error": "\(error)"])
             }
             var lastPurge: EpochMillis = 0
+            // After a failure, the next attempt waits this long; doubled while failures go on (PostgreSQL down), 5 s at most:
+            // below the lease TTL, so a holder whose failures are not an outage still renews its leases.
+            var backoff = Duration.seconds(1)
             while !Task.isCancelled {
                 do {
                     let done: Int
@@ -67,11 +70,13 @@ public final class ProcessorService: Service {
                     }
                     // Idle: woken by the next commit to the log (the timeout covers writers in other processes).
                     if done == 0 { await self.log.waitForEvents(timeout: .milliseconds(self.idlePollMillis)) }
+                    backoff = .seconds(1)
                 } catch {
-                    self.logger.error("processor failed; retrying event by event", metadata: ["error": "\(error)"])
+                    self.logger.error("processor failed; retrying event by event", metadata: ["error": "\(error)", "retry_in": "\(backoff)"])
                     // A chunk that fails is retried one event at a time, so a bad event is found and set aside.
                     careful = max(careful, self.chunkSize)
-                    try? await Task.sleep(for: .seconds(1))
+                    try? await Task.sleep(for: backoff)
+                    backoff = min(backoff * 2, .seconds(5))
                 }
             }
             self.endRun()

@@ -112,7 +112,7 @@ public struct PostgresBackfillJobs: BackfillJobStore {
         let (job, added) = try await database.blockingTransaction { connection in
             let (built, operations) = try body(processorState(connection))
             var job = built
-            let added = try blockingAwait { try await PostgresOutbox.enqueue(operations, on: connection.connection, logger: connection.logger) }
+            let added = try connection.awaitAnswer { try await PostgresOutbox.enqueue(operations, on: connection.connection, logger: connection.logger) }
             job.counts.operations += added
             try connection.rows(Self.saveQuery(job))
             return (job, added)

@@ -1,4 +1,5 @@
 import Dispatch
+import Synchronization
 import PostgresNIO
 
 /// A PostgreSQL connection inside one transaction, used from synchronous code.
@@ -22,7 +23,30 @@ final class PostgresBlockingConnection: Sendable {
     func rows(_ query: PostgresQuery) throws -> [PostgresRow] {
         // The future-based query, waited for on this (blocking) thread: no task per query, so a round trip
         // costs one hop to the connection's event loop and back rather than three.
-        try connection.query(query, logger: logger).wait().rows
+        try wait(for: connection.query(query, logger: logger)).rows
+    }
+
+    /// Waits for `future` (a query on this connection); ends with `PostgresConnectionClosed` once the connection
+    /// closes, since a query written to a closed connection is never answered (`PostgresDatabase.untilClosed`).
+    func wait<T: Sendable>(for future: EventLoopFuture<T>) throws -> T {
+        let outcome = Mutex<Result<T, any Error>?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        future.whenComplete { result in
+            outcome.withLock { $0 = result }
+            done.signal()
+        }
+        while done.wait(timeout: .now() + .milliseconds(100)) == .timedOut {
+            // The answer first: a query answered just before the close still counts.
+            if connection.isClosed, outcome.withLock({ $0 }) == nil { throw PostgresConnectionClosed() }
+        }
+        return try outcome.withLock { $0 ?? .failure(CancellationError()) }.get()
+    }
+
+    /// Waits for async `work` on this connection; ends with `PostgresConnectionClosed` once the connection closes.
+    func awaitAnswer<T: Sendable>(_ work: @escaping @Sendable () async throws -> T) throws -> T {
+        let promise = connection.eventLoop.makePromise(of: T.self)
+        promise.completeWithTask(work)
+        return try wait(for: promise.futureResult)
     }
 
     /// The first column of each row.

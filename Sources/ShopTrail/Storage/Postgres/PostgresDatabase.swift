@@ -63,33 +63,39 @@ public final class PostgresDatabase: Sendable {
                 let connection = try await PostgresConnection.connect(configuration: connectionConfiguration(), id: 1, logger: logger)
                 unreachableSince.withLock { $0 = nil }
                 do {
-                    try await connection.listen(on: Self.logChannel) { log in
-                        try await connection.listen(on: Self.outboxChannel) { outbox in
-                            self.logAppended.signal()
-                            self.outboxFilled.signal()
-                            try await withThrowingTaskGroup(of: Void.self) { group in
-                                group.addTask {
-                                    for try await _ in log {
-                                        self.notificationsHeard.withLock { $0.log += 1 }
-                                        self.logAppended.signal()
+                    // The whole session too: `listen` itself is a query, written to a connection that may close first.
+                    try await Self.untilClosed(connection) {
+                        try await connection.listen(on: Self.logChannel) { log in
+                            try await connection.listen(on: Self.outboxChannel) { outbox in
+                                self.logAppended.signal()
+                                self.outboxFilled.signal()
+                                try await withThrowingTaskGroup(of: Void.self) { group in
+                                    group.addTask {
+                                        for try await _ in log {
+                                            self.notificationsHeard.withLock { $0.log += 1 }
+                                            self.logAppended.signal()
+                                        }
                                     }
-                                }
-                                group.addTask {
-                                    for try await _ in outbox {
-                                        self.notificationsHeard.withLock { $0.outbox += 1 }
-                                        self.outboxFilled.signal()
+                                    group.addTask {
+                                        for try await _ in outbox {
+                                            self.notificationsHeard.withLock { $0.outbox += 1 }
+                                            self.outboxFilled.signal()
+                                        }
                                     }
-                                }
-                                // A dropped connection may go unnoticed by an idle listener: a ping finds it.
-                                group.addTask {
-                                    while true {
-                                        try await Task.sleep(for: .seconds(5))
-                                        try await connection.query("SELECT 1 AS \(unescaped: Self.listenerPing)", logger: self.logger)
+                                    // A dropped connection may go unnoticed by an idle listener: a ping finds it.
+                                    group.addTask {
+                                        while true {
+                                            try await Task.sleep(for: .seconds(5))
+                                            let logger = self.logger
+                                            _ = try await Self.untilClosed(connection) {
+                                                try await connection.query("SELECT 1 AS \(unescaped: Self.listenerPing)", logger: logger).collect()
+                                            }
+                                        }
                                     }
+                                    // The first to end (a drop ends them all) ends the connection.
+                                    _ = try await group.next()
+                                    group.cancelAll()
                                 }
-                                // The first to end (a drop ends them all) ends the connection.
-                                _ = try await group.next()
-                                group.cancelAll()
                             }
                         }
                     }
@@ -168,17 +174,67 @@ public final class PostgresDatabase: Sendable {
 
     /// Runs `body` in one transaction on a pooled connection. Not postgres-nio's `withTransaction`: that
     /// wraps the body's error in `PostgresTransactionError`, and callers here act on theirs (`ShopLeaseLost`).
-    func transaction<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
-        try await client.withConnection { connection in
-            try await connection.query("BEGIN", logger: logger)
-            do {
-                let result = try await body(connection)
-                try await connection.query("COMMIT", logger: logger)
-                return result
-            } catch {
-                _ = try? await connection.query("ROLLBACK", logger: logger)
-                throw error
+    /// Throws `PostgresConnectionClosed` once the connection closes under it (see `untilClosed`).
+    func transaction<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        let logger = logger
+        return try await client.withConnection { connection in
+            try await Self.untilClosed(connection) {
+                try await connection.query("BEGIN", logger: logger)
+                do {
+                    let result = try await body(connection)
+                    try await connection.query("COMMIT", logger: logger)
+                    return result
+                } catch {
+                    _ = try? await connection.query("ROLLBACK", logger: logger)
+                    throw error
+                }
             }
+        }
+    }
+
+    /// Runs `work` (queries on `connection`) and returns its result, or throws `PostgresConnectionClosed` as
+    /// soon as the connection is closed. postgres-nio writes a query to the channel without a write promise:
+    /// once a closed channel has dropped its handlers, the query is never answered, and whoever awaits it
+    /// waits for ever (the processor did, after an outage at start: docs/postgres.md). A `work` left behind
+    /// that way stays suspended; it holds no thread.
+    static func untilClosed<T: Sendable>(_ connection: PostgresConnection, _ work: @escaping @Sendable () async throws -> T) async throws -> T {
+        if connection.isClosed { throw PostgresConnectionClosed() }
+        let pending = Mutex<(continuation: CheckedContinuation<T, any Error>?, tasks: [Task<Void, Never>])>((nil, []))
+        let finish: @Sendable (Result<T, any Error>) -> Void = { result in
+            let (continuation, tasks) = pending.withLock { p in
+                defer { p = (nil, []) }
+                return (p.continuation, p.tasks)
+            }
+            for task in tasks { task.cancel() }
+            continuation?.resume(with: result)
+        }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                pending.withLock { $0.continuation = continuation }
+                let worker = Task {
+                    do { finish(.success(try await work())) } catch { finish(.failure(error)) }
+                }
+                // Polled, not `closeFuture.whenComplete`: a callback per query would pile up on a long-lived connection.
+                let watchdog = Task {
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: .milliseconds(100))
+                        if connection.isClosed {
+                            finish(.failure(PostgresConnectionClosed()))
+                            return
+                        }
+                    }
+                }
+                let late = pending.withLock { p -> Bool in
+                    guard p.continuation != nil else { return true }
+                    p.tasks = [worker, watchdog]
+                    return false
+                }
+                // `work` finished before the tasks were recorded: nothing is left to watch.
+                if late { watchdog.cancel() }
+            }
+        } onCancel: {
+            // The work only: the watchdog must still end a wait on a closed connection, which ignores cancellation.
+            pending.withLock({ $0.tasks }).first?.cancel()
         }
     }
 
@@ -213,7 +269,10 @@ public final class PostgresDatabase: Sendable {
 
     /// Runs a query outside any explicit transaction and collects its rows.
     func rows(_ query: PostgresQuery) async throws -> [PostgresRow] {
-        try await client.withConnection { try await $0.query(query, logger: logger).collect() }
+        let logger = logger
+        return try await client.withConnection { connection in
+            try await Self.untilClosed(connection) { try await connection.query(query, logger: logger).collect() }
+        }
     }
 }
 
@@ -229,7 +288,14 @@ public struct StorageUnavailable: Error, Sendable, CustomStringConvertible {
     }
 }
 
-/// Runs async `work` from a thread that may block (a group committer's queue) and waits for it.
+/// The connection a query ran on closed before the query was answered (the server went away, or the
+/// connection was dropped); a transient error: the caller retries on another connection.
+public struct PostgresConnectionClosed: Error, Sendable, CustomStringConvertible {
+    public var description: String { "the connection to PostgreSQL closed before the query was answered" }
+}
+
+/// Runs async `work` from a thread that may block (a group committer's queue) and waits for it. `work` must end
+/// by itself: the event log's appends run under `unlessUnreachable` and `transaction`, which both do.
 func blockingAwait<T: Sendable>(_ work: @escaping @Sendable () async throws -> T) throws -> T {
     let outcome = Mutex<Result<T, any Error>?>(nil)
     let done = DispatchSemaphore(value: 0)

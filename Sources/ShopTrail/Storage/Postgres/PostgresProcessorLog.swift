@@ -431,9 +431,10 @@ enum PostgresRetention {
 
 extension PostgresDatabase {
     /// A storage error that could pass: the connection (or server) went away, a serialization failure or
-    /// deadlock (40001, 40P01), a server out of resources or shutting down, a lease lost to another instance.
+    /// deadlock (40001, 40P01), a server out of resources or shutting down, a lease lost to another instance,
+    /// a connection closed under a query (`PostgresConnectionClosed`), a server not reached (`StorageUnavailable`).
     static func isTransient(_ error: any Error) -> Bool {
-        if error is ShopLeaseLost || error is CancellationError { return true }
+        if error is ShopLeaseLost || error is CancellationError || error is PostgresConnectionClosed || error is StorageUnavailable { return true }
         if let error = error as? PSQLError {
             switch error.code {
             case .connectionError, .serverClosedConnection, .clientClosedConnection, .uncleanShutdown, .poolClosed, .queryCancelled:

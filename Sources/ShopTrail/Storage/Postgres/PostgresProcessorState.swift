@@ -434,7 +434,7 @@ final class PostgresProcessorState: ProcessorState, Sendable {
     func enqueue(_ operations: [BrazeOperation]) throws {
         guard !operations.isEmpty else { return }
         let connection = self.connection
-        let added = try blockingAwait { try await PostgresOutbox.enqueue(operations, on: connection.connection, logger: connection.logger) }
+        let added = try connection.awaitAnswer { try await PostgresOutbox.enqueue(operations, on: connection.connection, logger: connection.logger) }
         // `PostgresOutbox.enqueue` notified other instances; this one's forwarder is signalled by the caller after commit.
         if added > 0 { enqueued.withLock { $0 = true } }
     }
