@@ -24,15 +24,30 @@ import Testing
             BrazeClient(httpClient: httpClient, restEndpoint: "http://127.0.0.1:\(p.sandbox.port ?? 0)", apiKey: Secret(IdentityScenarioTests.brazeKey))
         }
 
+        /// Runs a backfill on the pipeline's SQLite store, or on `store` (state transactions and jobs of another engine).
         func backfill(_ settings: Backfill.Settings = .init(), braze: (any BrazeSending)? = nil,
+                      store: (states: any StateTransactions, jobs: any BackfillJobStore)? = nil,
                       confirm: @escaping @Sendable (BackfillPlan) async -> Bool = { _ in true },
                       progress: @escaping Backfill.Progress = { _ in }) async throws -> BackfillSummary {
             var clientSettings = ShopifyAdminClient.Settings()
             clientSettings.bulkPollInterval = .milliseconds(50)
             let client = try ShopifyAdminClient(shop: shop, httpClient: httpClient, logger: Fixtures.logger(), settings: clientSettings)
-            return try await Backfill(shop: shop, states: p.temp.store.database, jobs: SQLiteBackfillJobs(database: p.temp.store.database), client: client, braze: braze ?? self.braze, settings: settings,
+            let store = store ?? (p.temp.store.database, SQLiteBackfillJobs(database: p.temp.store.database))
+            return try await Backfill(shop: shop, states: store.states, jobs: store.jobs, client: client, braze: braze ?? self.braze, settings: settings,
                                       logger: Fixtures.logger())
                 .run(confirm: confirm, progress: progress)
+        }
+
+        /// Delivers everything `outbox` holds for the shop to the sandbox with a forwarder of its own.
+        func deliver(_ outbox: any Outbox) async throws {
+            var settings = ForwarderSettings()
+            settings.lingerMillis = 0
+            let forwarder = BrazeForwarder(outbox: outbox, senders: [shop.domain: braze], settings: settings, logger: Fixtures.logger())
+            for _ in 0..<5_000 {
+                if try await outbox.status(shop: shop.domain, now: SystemClock().now()).pending == 0 { return }
+                if try await !forwarder.round(shop: shop.domain).sent { try await Task.sleep(for: .milliseconds(2)) }
+            }
+            Issue.record("outbox did not drain")
         }
 
         func emulatorThrottled() async throws -> Int {
@@ -185,6 +200,50 @@ import Testing
             #expect(forced.job.state == .done)
             #expect(forced.job.runs == 3)
             #expect(try await env.emulatorThrottled() == 0)
+        }
+    }
+
+    /// The same interrupted run and resume on PostgreSQL: staging, the enqueue chunks (operations and job in one
+    /// transaction on the engine's processor state), the once-only refusal, and delivery from its outbox.
+    @Test func onPostgresAnInterruptedRunResumesWithoutDuplicatesAndASecondRunNeedsForce() async throws {
+        try await Self.with(customers: 200, orders: 800) { env in
+            try await StorageEngineUnderTest.withFreshDatabase { database in
+                let jobs = PostgresBackfillJobs(database: database, processorState: { PostgresProcessorState($0) })
+                let store: (states: any StateTransactions, jobs: any BackfillJobStore) = (database, jobs)
+                let outbox = PostgresOutbox(database: database)
+                struct Stop: Error {}
+                var settings = Backfill.Settings()
+                settings.chunkSize = 100
+                let chunks = Counter()
+                await #expect(throws: Stop.self) {
+                    _ = try await env.backfill(settings, store: store, progress: { p in
+                        if p.phase == .enqueueOrders, chunks.next() == 2 { throw Stop() }
+                    })
+                }
+                let stopped = try await jobs.job(shop: Self.domain)
+                #expect(stopped.state == .failed)
+                #expect(stopped.phase == .enqueueOrders)
+                try await env.deliver(outbox)  // some of it before the resume
+                let summary = try await env.backfill(settings, store: store)
+                #expect(summary.resumed)
+                #expect(summary.job.state == .done)
+                try await env.deliver(outbox)
+                let data = await env.emulator.dataSet
+                let since = try #require(summary.job.windowStart)
+                let users = try await env.p.users()
+                let events = Self.orderEvents(users)
+                #expect(events.count == Self.expectedOrders(data, since: since).count)
+                #expect(Set(events.compactMap { ($0["properties"] as? [String: Any])?["order_id"] as? String }).count == events.count)
+                #expect(Set(users.compactMap { $0["external_id"] as? String }) == Set(Self.expectedCustomers(data, since: since).map { String($0.id) }))
+                do {
+                    _ = try await env.backfill(settings, store: store)
+                    Issue.record("a second run was not refused")
+                } catch let failure as Backfill.Failure {
+                    #expect("\(failure)".contains("pass --force"))
+                }
+                // Nothing went to the SQLite store beside it.
+                #expect(try await env.p.outbox.status(shop: Self.domain, now: SystemClock().now()).pending == 0)
+            }
         }
     }
 
