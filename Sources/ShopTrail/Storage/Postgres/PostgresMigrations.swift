@@ -174,6 +174,11 @@ enum PostgresMigrations {
             "CREATE INDEX outbox_dead_shop_died ON outbox_dead (shop, died_at, seq)",
             "CREATE INDEX events_webhook_customer ON events (shop, (shoptrail_jsonb(properties) -> 'customer' ->> 'id')) WHERE source = 'webhook'",
         ]),
+        ("v5-instances", [
+            // Each instance's heartbeat on the database clock: how many instances are alive decides each one's
+            // fair share of the shops' processing leases (PostgresProcessorLog.maintainLeases).
+            "CREATE TABLE processor_instances (instance TEXT PRIMARY KEY, seen_until BIGINT NOT NULL)",
+        ]),
     ]
 
     static func migrate(_ database: PostgresDatabase) async throws {

@@ -66,26 +66,49 @@ public final class PostgresProcessorLog: ProcessorLog {
         guard due || force else { return [] }
         let started = ContinuousClock.now
         var taken: [(shop: String, unclean: Bool, quarantined: Int64?)] = []
-        for shop in shops {
+        // Balancing: each live instance holds at most its share of the shops (rounded up). Held shops are renewed
+        // first; free ones are taken up to the share; an instance over its share hands the excess over cleanly.
+        let live = max(1, try await leases.heartbeat(owner: instance, ttl: leaseTTL))
+        let share = (shops.count + live - 1) / live
+        let heldBefore = state.withLock { $0.held }
+        for shop in shops where heldBefore[shop] != nil {
             guard let lease = try await leases.acquire(shop: shop, owner: instance, ttl: leaseTTL) else {
                 _ = state.withLock { $0.held.removeValue(forKey: shop) }
                 continue
             }
-            let previous = state.withLock { $0.held[shop] }
-            // Ours all along (the same fence, or the next one when it lapsed and nobody else took it).
-            if let previous, lease.fence <= previous.fence + 1 {
+            if let previous = heldBefore[shop], lease.fence <= previous.fence + 1 {
+                // Ours all along (the same fence, or the next one when it lapsed and nobody else took it).
                 state.withLock { $0.held[shop] = lease }
-                continue
+            } else {
+                try await take(lease, carefulAfterUnclean: carefulAfterUnclean, into: &taken)
             }
-            let found = try await begin(lease)
-            state.withLock { s in
-                s.held[shop] = lease
-                if found.unclean && carefulAfterUnclean { s.careful[shop] = Self.carefulEvents }
-            }
-            taken.append((shop, found.unclean, found.quarantined))
+        }
+        for shop in shops where heldBefore[shop] == nil {
+            guard state.withLock({ $0.held.count }) < share else { break }
+            guard let lease = try await leases.acquire(shop: shop, owner: instance, ttl: leaseTTL) else { continue }
+            try await take(lease, carefulAfterUnclean: carefulAfterUnclean, into: &taken)
+        }
+        // Over the share: hand over shops not being handled carefully (those finish here first).
+        let excess = state.withLock { s -> [ShopLease] in
+            let spare = s.held.values.filter { (s.careful[$0.shop] ?? 0) == 0 && s.attemptingShop != $0.shop }.sorted { $0.shop > $1.shop }
+            return Array(spare.prefix(max(0, s.held.count - share)))
+        }
+        for lease in excess {
+            _ = state.withLock { $0.held.removeValue(forKey: lease.shop) }
+            do { try await leases.handOver(lease, runName: Self.positionName) } catch is ShopLeaseLost {}
         }
         state.withLock { $0.renewedAt = started }
         return taken
+    }
+
+    /// Records a lease just taken from another instance (or a lapsed one of ours that another took meanwhile).
+    private func take(_ lease: ShopLease, carefulAfterUnclean: Bool, into taken: inout [(shop: String, unclean: Bool, quarantined: Int64?)]) async throws {
+        let found = try await begin(lease)
+        state.withLock { s in
+            s.held[lease.shop] = lease
+            if found.unclean && carefulAfterUnclean { s.careful[lease.shop] = Self.carefulEvents }
+        }
+        taken.append((lease.shop, found.unclean, found.quarantined))
     }
 
     /// Starts this run on a shop just taken: whether the last holder stopped uncleanly, and the event it
@@ -227,6 +250,8 @@ public final class PostgresProcessorLog: ProcessorLog {
                 throw error
             }
         }
+        // No longer counted among the live instances: the others' shares grow at their next renewal.
+        _ = try? connection.query("DELETE FROM processor_instances WHERE instance = \(instance)", logger: logger).wait()
     }
 
     public func nextAlone() async throws -> LoggedEvent? {

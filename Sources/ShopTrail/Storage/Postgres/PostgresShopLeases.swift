@@ -48,6 +48,27 @@ public struct PostgresShopLeases: Sendable {
         return ShopLease(shop: shop, owner: rowOwner, fence: fence, until: until)
     }
 
+    /// Records that `owner` is alive for `ttl` and returns how many instances are (itself included).
+    public func heartbeat(owner: String, ttl: Duration) async throws -> Int {
+        let rows = try await database.rows("""
+            WITH beat AS (
+                INSERT INTO processor_instances (instance, seen_until) VALUES (\(owner), \(unescaped: Self.databaseNow) + \(ttl.inMillis))
+                ON CONFLICT (instance) DO UPDATE SET seen_until = excluded.seen_until RETURNING instance
+            )
+            SELECT 1 + (SELECT COUNT(*) FROM processor_instances WHERE seen_until > \(unescaped: Self.databaseNow) AND instance <> \(owner))
+            """)
+        return Int(try rows.first?.decode(Int64.self) ?? 1)
+    }
+
+    /// Hands a shop over to another instance while this one keeps running (balancing): a clean stop on the
+    /// shop, then the lease released, in one fenced transaction.
+    func handOver(_ lease: ShopLease, runName: String) async throws {
+        try await fenced(lease) { connection in
+            try connection.rows("UPDATE processor_run SET running = false, attempting = NULL WHERE shop = \(lease.shop) AND name = \(runName)")
+            try connection.rows("UPDATE processor_leases SET lease_until = 0 WHERE shop = \(lease.shop) AND owner = \(lease.owner) AND fence = \(lease.fence)")
+        }
+    }
+
     /// Gives the shop up at once (a graceful stop), so another instance need not wait for the lease to run out.
     public func release(_ lease: ShopLease) async throws {
         _ = try await database.rows("""
