@@ -9,10 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 EVENTS=${EVENTS:-1000000}
 REPEATS=${REPEATS:-20}
-if [ -z "${BIN:-}" ]; then
-  swift build -c release --product shoptrail >&2
-  BIN=$(swift build -c release --show-bin-path)/shoptrail
-fi
+. Benchmarks/common.sh
+release_bin
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 "$BIN" bench-console --events "$EVENTS" --repeats "$REPEATS" --data "$WORK"

@@ -17,15 +17,10 @@ SYNC=${SYNC:-full}
 PORT=${PORT:-18080}
 BASE_PORT=${BASE_PORT:-18099}
 
-if ! command -v wrk >/dev/null; then
-  echo "installing wrk (Debian package)…" >&2
-  if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq wrk >/dev/null; else sudo apt-get install -y -qq wrk >/dev/null; fi
-fi
+. Benchmarks/common.sh
+need_wrk
 
-if [ -z "${BIN:-}" ]; then
-  swift build -c release --product shoptrail >&2
-  BIN=$(swift build -c release --show-bin-path)/shoptrail
-fi
+release_bin
 
 WORK=$(mktemp -d)
 cleanup() { kill "${SERVER_PID:-}" "${BASE_PID:-}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$WORK"; }

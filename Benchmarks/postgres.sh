@@ -32,15 +32,10 @@ PORT=${PORT:-$P1}; PORT2=${PORT2:-$P2}; LAT_PORT=${LAT_PORT:-$P3}; BASE_PORT=${B
 HALF=$((CONNECTIONS / 2))
 PG=scripts/test-postgres
 
-if ! command -v wrk >/dev/null; then
-  echo "installing wrk (Debian package)…" >&2
-  if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq wrk >/dev/null; else sudo apt-get install -y -qq wrk >/dev/null; fi
-fi
+. Benchmarks/common.sh
+need_wrk
 
-if [ -z "${BIN:-}" ]; then
-  swift build -c release --product shoptrail >&2
-  BIN=$(swift build -c release --show-bin-path)/shoptrail
-fi
+release_bin
 
 WORK=$(mktemp -d)
 PIDS=()

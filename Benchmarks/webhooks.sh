@@ -9,10 +9,8 @@ cd "$(dirname "$0")/.."
 CONNECTIONS=${CONNECTIONS:-16}
 DURATION=${DURATION:-10s}
 PORT=${PORT:-18180}
-if ! command -v wrk >/dev/null; then
-  SUDO=""; [ "$(id -u)" != 0 ] && SUDO=sudo
-  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq wrk >/dev/null
-fi
+. Benchmarks/common.sh
+need_wrk
 swift build -c release --product shoptrail >&2
 BIN=$(swift build -c release --show-bin-path)/shoptrail
 WORK=$(mktemp -d)
