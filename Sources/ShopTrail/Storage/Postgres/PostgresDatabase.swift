@@ -1,4 +1,3 @@
-import Dispatch
 import Logging
 import NIOSSL
 import PostgresNIO
@@ -297,14 +296,8 @@ public struct PostgresConnectionClosed: Error, Sendable, CustomStringConvertible
 /// Runs async `work` from a thread that may block (a group committer's queue) and waits for it. `work` must end
 /// by itself: the event log's appends run under `unlessUnreachable` and `transaction`, which both do.
 func blockingAwait<T: Sendable>(_ work: @escaping @Sendable () async throws -> T) throws -> T {
-    let outcome = Mutex<Result<T, any Error>?>(nil)
-    let done = DispatchSemaphore(value: 0)
-    Task {
-        let result: Result<T, any Error>
-        do { result = .success(try await work()) } catch { result = .failure(error) }
-        outcome.withLock { $0 = result }
-        done.signal()
-    }
-    done.wait()
-    return try outcome.withLock { $0 ?? .failure(CancellationError()) }.get()
+    // The same wait as `PostgresBlockingConnection.wait(for:)`, without a connection to watch.
+    let promise = PostgresConnection.defaultEventLoopGroup.any().makePromise(of: T.self)
+    promise.completeWithTask(work)
+    return try promise.futureResult.wait()
 }

@@ -32,7 +32,7 @@ public final class PostgresEventStore: EventStore {
 
     static let columns = "shop, source, event_id, name, visitor_id, session_id, client_time, time, received_at, context, properties, verified"
 
-    /// Rows per INSERT statement: 12 binds each, under PostgreSQL's 65,535 bind parameters.
+    /// Rows per INSERT statement: 13 binds each, under PostgreSQL's 65,535 bind parameters.
     static let rowsPerStatement = 5_000
 
     /// Appends every group of a group commit in one transaction of a fixed number of round trips (lock,

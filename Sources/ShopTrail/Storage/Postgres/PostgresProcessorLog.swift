@@ -95,10 +95,27 @@ public final class PostgresProcessorLog: ProcessorLog {
         }
         for lease in excess {
             _ = state.withLock { $0.held.removeValue(forKey: lease.shop) }
-            do { try await leases.handOver(lease, runName: Self.positionName) } catch is ShopLeaseLost {}
+            do { try await handOver(lease) } catch is ShopLeaseLost {}
         }
         state.withLock { $0.renewedAt = started }
         return taken
+    }
+
+    /// Hands a shop over to another instance while this one keeps running (balancing): the shop's run stopped
+    /// cleanly and its lease released, in one fenced transaction, so the taker starts normally.
+    private func handOver(_ lease: ShopLease) async throws {
+        try await leases.fenced(lease) { connection in
+            try connection.rows(Self.cleanStopQuery(lease))
+            try connection.rows(PostgresShopLeases.releaseQuery(lease))
+        }
+    }
+
+    /// Marks the shop's run stopped cleanly, nothing attempted, if `lease` is still the shop's lease.
+    static func cleanStopQuery(_ lease: ShopLease) -> PostgresQuery {
+        """
+        UPDATE processor_run SET running = false, attempting = NULL WHERE shop = \(lease.shop) AND name = \(positionName)
+        AND EXISTS (SELECT 1 FROM processor_leases WHERE shop = \(lease.shop) AND owner = \(lease.owner) AND fence = \(lease.fence))
+        """
     }
 
     /// Records a lease just taken from another instance (or a lapsed one of ours that another took meanwhile).
@@ -234,15 +251,7 @@ public final class PostgresProcessorLog: ProcessorLog {
         defer { try? connection.close().wait() }
         for lease in held {
             // A clean stop on the shops still ours, and the shop handed over at once.
-            let statements: [PostgresQuery] = [
-                "BEGIN",
-                """
-                UPDATE processor_run SET running = false, attempting = NULL WHERE shop = \(lease.shop) AND name = \(Self.positionName)
-                AND EXISTS (SELECT 1 FROM processor_leases WHERE shop = \(lease.shop) AND owner = \(lease.owner) AND fence = \(lease.fence))
-                """,
-                "UPDATE processor_leases SET lease_until = 0 WHERE shop = \(lease.shop) AND owner = \(lease.owner) AND fence = \(lease.fence)",
-                "COMMIT",
-            ]
+            let statements: [PostgresQuery] = ["BEGIN", Self.cleanStopQuery(lease), PostgresShopLeases.releaseQuery(lease), "COMMIT"]
             do {
                 for statement in statements { _ = try connection.query(statement, logger: logger).wait() }
             } catch {

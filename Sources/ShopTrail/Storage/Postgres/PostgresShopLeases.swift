@@ -60,20 +60,14 @@ public struct PostgresShopLeases: Sendable {
         return Int(try rows.first?.decode(Int64.self) ?? 1)
     }
 
-    /// Hands a shop over to another instance while this one keeps running (balancing): a clean stop on the
-    /// shop, then the lease released, in one fenced transaction.
-    func handOver(_ lease: ShopLease, runName: String) async throws {
-        try await fenced(lease) { connection in
-            try connection.rows("UPDATE processor_run SET running = false, attempting = NULL WHERE shop = \(lease.shop) AND name = \(runName)")
-            try connection.rows("UPDATE processor_leases SET lease_until = 0 WHERE shop = \(lease.shop) AND owner = \(lease.owner) AND fence = \(lease.fence)")
-        }
-    }
-
     /// Gives the shop up at once (a graceful stop), so another instance need not wait for the lease to run out.
     public func release(_ lease: ShopLease) async throws {
-        _ = try await database.rows("""
-            UPDATE processor_leases SET lease_until = 0 WHERE shop = \(lease.shop) AND owner = \(lease.owner) AND fence = \(lease.fence)
-            """)
+        _ = try await database.rows(Self.releaseQuery(lease))
+    }
+
+    /// Ends `lease` now (only if it is still that lease): the one statement every way of giving a shop up runs.
+    static func releaseQuery(_ lease: ShopLease) -> PostgresQuery {
+        "UPDATE processor_leases SET lease_until = 0 WHERE shop = \(lease.shop) AND owner = \(lease.owner) AND fence = \(lease.fence)"
     }
 
     /// Runs `body` in one transaction that commits only while `lease` still holds (see the type's note).
