@@ -84,8 +84,9 @@ CATCHUP_END=$(date +%s.%N)
 kill -TERM "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=
 STORED=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from events').fetchone()[0])" "$WORK/data/shoptrail.sqlite")
 TRANSACTIONS=$(grep -o 'transactions=[0-9]*' "$WORK/serve.log" | cut -d= -f2 || true)
+BACKGROUND=$(grep -o 'background_[a-z_]*=[0-9]*' "$WORK/serve.log" | tr '\n' ' ' || true)
 
-python3 - "$RESULTS" "$STORED" "$CONNECTIONS" "$SYNC" "${TRANSACTIONS:-?}" "$START_PROGRESS" "$END_PROGRESS" "$CAUGHT_UP" "$CATCHUP_START" "$CATCHUP_END" <<'PY'
+python3 - "$RESULTS" "$STORED" "$CONNECTIONS" "$SYNC" "${TRANSACTIONS:-?}" "$START_PROGRESS" "$END_PROGRESS" "$CAUGHT_UP" "$CATCHUP_START" "$CATCHUP_END" "${BACKGROUND:-}" <<'PY'
 import statistics, sys
 EVENTS_PER_REQUEST = 2
 rows = []
@@ -113,6 +114,8 @@ print(f"ingest p99 (median of rounds): {p99:.2f} ms (target <= 10 ms: {'met' if 
 acked = sum((r["requests"] - r["non2xx"]) * EVENTS_PER_REQUEST for k, r in rows if k in ("warm", "ingest"))
 batches = sum(r["requests"] for k, r in rows if k in ("warm", "ingest"))
 print(f"group commit: {batches} batches in {transactions} transactions")
+if sys.argv[11].strip():
+    print(f"write scheduler: {sys.argv[11].strip()}")
 print(f"events acknowledged: {acked}, events stored: {stored} ({'no loss' if stored >= acked else 'LOSS'})")
 (e0, p0, t0), (e1, p1, t1), (e2, p2, _) = (tuple(float(x) for x in a.split()) for a in sys.argv[6:9])
 c0, c1 = float(sys.argv[9]), float(sys.argv[10])

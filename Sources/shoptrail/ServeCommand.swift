@@ -78,7 +78,15 @@ struct ServeCommand: AsyncParsableCommand {
         }
         try await httpClient.shutdown()
         let stats = store.commitStats()
-        logger.notice("stopped", metadata: ["batches": "\(stats.batches)", "transactions": "\(stats.transactions)"])
+        var metadata: Logger.Metadata = ["batches": "\(stats.batches)", "transactions": "\(stats.transactions)"]
+        if let writes = stats.writes {
+            metadata["background_writes"] = "\(writes.background)"
+            metadata["background_deferred"] = "\(writes.deferred)"
+            metadata["background_at_deadline"] = "\(writes.forcedByDeadline)"
+            metadata["background_held_saturated"] = "\(writes.heldWhileSaturated)"
+            metadata["background_over_budget"] = "\(writes.overBudget)"
+        }
+        logger.notice("stopped", metadata: metadata)
     }
 
     /// Test-only: `SHOPTRAIL_TEST_FAULT_EVENT_ID=<event id>` makes the process die when the processor

@@ -91,7 +91,7 @@ import Testing
         _ = try await temp.store.append([StoreTests.event("a")])
         _ = try await temp.store.append([StoreTests.event("b")])
         #expect(writes.stats.ingestDrains >= 1)  // two appends in a row may share one drain
-        // With priorities (off by default, see SQLiteDatabase), a chunk is cut while ingest is busy to what
+        // With priorities (on by default, see SQLiteDatabase), a chunk is cut while ingest is busy to what
         // fits the short budget at the measured cost per event.
         let prioritized = SQLiteWriteScheduler(pool: temp.store.database.pool)
         prioritized.ingestActivity(true)
@@ -99,5 +99,59 @@ import Testing
         #expect(prioritized.chunkLimit(500) == 20)
         #expect(prioritized.chunkLimit(5) == 5)
         prioritized.ingestActivity(false)
+    }
+
+    @Test func ingestIsSaturatedWhenItDrainsWithoutPauseOrNearlyAllTheTime() {
+        let t0 = ContinuousClock.now
+        func at(_ ms: Int) -> ContinuousClock.Instant { t0 + .milliseconds(ms) }
+        var load = IngestLoad()
+        #expect(!load.saturated(at: at(0)))
+        load.began(at: at(0))
+        #expect(!load.saturated(at: at(50)))
+        #expect(load.saturated(at: at(100)), "draining without a pause for a whole window")
+        load.ended(at: at(101))
+
+        // Busy 9 ms of every 10: saturated on the window's share although it pauses.
+        var busy = IngestLoad()
+        for start in stride(from: 0, to: 300, by: 10) {
+            busy.began(at: at(start))
+            busy.ended(at: at(start + 9))
+        }
+        #expect(busy.lastShare > 0.8 && busy.saturated(at: at(300)), "\(busy.lastShare)")
+        #expect(!busy.saturated(at: at(600)), "an old window says nothing about now")
+
+        // Busy 3 ms of every 10: a moderate load keeps admitting background work in its pauses.
+        var moderate = IngestLoad()
+        for start in stride(from: 0, to: 300, by: 10) {
+            moderate.began(at: at(start))
+            moderate.ended(at: at(start + 3))
+        }
+        #expect(moderate.lastShare < 0.5 && !moderate.saturated(at: at(300)), "\(moderate.lastShare)")
+    }
+
+    @Test func underSaturationBackgroundWritesKeepATenthOfTheWriter() {
+        let maxDefer = Duration.milliseconds(20)
+        #expect(SQLiteWriteScheduler.deferral(saturated: false, lastTook: .milliseconds(50), maxDefer: maxDefer) == maxDefer)
+        #expect(SQLiteWriteScheduler.deferral(saturated: true, lastTook: .milliseconds(1), maxDefer: maxDefer) == maxDefer)
+        #expect(SQLiteWriteScheduler.deferral(saturated: true, lastTook: .milliseconds(4), maxDefer: maxDefer) == .milliseconds(36))
+        #expect(SQLiteWriteScheduler.deferral(saturated: true, lastTook: .milliseconds(50), maxDefer: maxDefer) == .milliseconds(100))
+    }
+
+    @Test func theWALIsCopiedBackOffTheCommitPath() async throws {
+        let temp = try TempStore()
+        let checkpointer = temp.store.database.checkpointer
+        #expect(checkpointer.runs.load(ordering: .relaxed) == 0)
+        // About 2,000 WAL frames: past the checkpointer's threshold, far below SQLite's own in the hook.
+        let properties = #"{"pad":"\#(String(repeating: "x", count: 3_000))"}"#
+        for batch in 0..<40 {
+            let events = (0..<50).map { i in
+                var event = StoreTests.event("wal-\(batch)-\(i)")
+                event.properties = properties
+                return event
+            }
+            _ = try await temp.store.append(events)
+        }
+        try await Self.waitUntil("a background checkpoint") { checkpointer.runs.load(ordering: .relaxed) >= 1 }
+        #expect(try await temp.store.eventCount() == 2_000)
     }
 }

@@ -32,6 +32,14 @@ public final class OperatorSignals: Sendable {
         public var latestErrors: [String: (at: EpochMillis, status: Int?, text: String)] = [:]
         /// `X-RateLimit-Remaining` of each endpoint's latest answer.
         public var rateLimitRemaining: [String: Int] = [:]
+
+        /// One accepted beacon of `events` events in `minute`; keeps the last hour of minutes.
+        mutating func countAccepted(events: Int, minute: Int64) {
+            beaconsAccepted += 1
+            eventsAccepted += events
+            eventsPerMinute[minute, default: 0] += events
+            if eventsPerMinute.count > 61 { eventsPerMinute = eventsPerMinute.filter { $0.key > minute - 60 } }
+        }
     }
 
     struct State {
@@ -65,17 +73,17 @@ public final class OperatorSignals: Sendable {
     /// A beacon committed: counts it and feeds the live page (without blocking: see `LiveEvents`).
     public func accepted(_ events: [NewEvent], shop: String, route: String, at now: EpochMillis, latency: Duration) {
         let minute = now / 60_000
-        state.withLock { state in
-            var counters = state.shops[shop] ?? ShopCounters()
-            counters.beaconsAccepted += 1
-            counters.eventsAccepted += events.count
-            counters.eventsPerMinute[minute, default: 0] += events.count
-            if counters.eventsPerMinute.count > 61 { counters.eventsPerMinute = counters.eventsPerMinute.filter { $0.key > minute - 60 } }
-            state.shops[shop] = counters
-        }
+        // In place (`default:` modifies the stored value): a copy of the counters would copy the
+        // per-minute dictionary on every beacon.
+        state.withLock { $0.shops[shop, default: ShopCounters()].countAccepted(events: events.count, minute: minute) }
         MetricCounter(label: "shoptrail_beacons_total", dimensions: [("shop", shop), ("route", route), ("outcome", "accepted")], factory: factory).increment()
-        for (source, count) in Dictionary(grouping: events, by: \.source.rawValue).mapValues(\.count) {
-            MetricCounter(label: "shoptrail_events_total", dimensions: [("shop", shop), ("source", source)], factory: factory).increment(by: count)
+        // A beacon's events almost always share one source: count runs, not a grouping per beacon.
+        var index = events.startIndex
+        while index < events.endIndex {
+            let source = events[index].source
+            let run = events[index...].prefix { $0.source == source }.count
+            MetricCounter(label: "shoptrail_events_total", dimensions: [("shop", shop), ("source", source.rawValue)], factory: factory).increment(by: run)
+            index += run
         }
         MetricTimer(label: "shoptrail_ingest_duration_seconds", dimensions: [("route", route)], factory: factory).recordNanoseconds(latency.nanoseconds)
         live.publish(events)

@@ -13,7 +13,7 @@ public enum ServerContext {
     /// The first reserved top-level key of a context object's JSON text, judged on decoded names.
     static func reservedKey(inContext text: String) -> String? {
         // Without a `$` or an escape no decoded name can start with `$`: the hot path never re-parses.
-        guard text.utf8.contains(UInt8(ascii: "$")) || text.utf8.contains(UInt8(ascii: "\\")) else { return nil }
+        guard text.containsUTF8Byte(UInt8(ascii: "$")) || text.containsUTF8Byte(UInt8(ascii: "\\")) else { return nil }
         guard case .object(let object)? = try? JSONParser.parse(Array(text.utf8), maxDepth: 64, rawKeys: []) else { return nil }
         return object.keys.first { $0.hasPrefix("$") }
     }

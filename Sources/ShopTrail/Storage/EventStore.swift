@@ -96,5 +96,7 @@ public protocol EventStore: Sendable {
 public struct CommitStats: Sendable, Equatable {
     public var transactions: Int = 0
     public var batches: Int = 0
+    /// SQLite only: what the write scheduler did meanwhile (for the benchmark's log line).
+    public var writes: WriteSchedulerStats?
     public init() {}
 }

@@ -135,6 +135,12 @@ public final class SQLiteWriteScheduler: Sendable {
         var ingestBusy: Bool { ingestDraining > 0 }
         /// When ingest last went busy or idle, for callers sizing their work (`ingestRecentlyBusy`).
         var ingestLastActive: ContinuousClock.Instant?
+        /// How much of the writer's time ingest took lately (`saturated`).
+        var ingestLoad = IngestLoad()
+        /// How long the last background write held the writer (with its wait for a running commit).
+        var lastBackgroundTook: Duration = .zero
+        /// A look at whether ingest's pause is long enough is scheduled (`checkPauseSoon`).
+        var pauseCheckPending = false
         var backgroundRunning = false
         var waiters: [Waiter] = []
         var nextId: UInt64 = 0
@@ -200,7 +206,12 @@ public final class SQLiteWriteScheduler: Sendable {
     /// A group committer began draining: background writes not yet admitted wait.
     func ingestBegan() {
         let now = clock.now
-        state.withLock { $0.ingestDraining += 1; $0.ingestLastActive = now; $0.stats.ingestDrains += 1 }
+        state.withLock { state in
+            if state.ingestDraining == 0 { state.ingestLoad.began(at: now) }
+            state.ingestDraining += 1
+            state.ingestLastActive = now
+            state.stats.ingestDrains += 1
+        }
     }
 
     /// The group committer's queue is empty: admit a waiting background write.
@@ -208,8 +219,9 @@ public final class SQLiteWriteScheduler: Sendable {
         let now = clock.now
         let admitted = state.withLock { state -> CheckedContinuation<Void, any Error>? in
             state.ingestDraining = max(0, state.ingestDraining - 1)
+            if state.ingestDraining == 0 { state.ingestLoad.ended(at: now) }
             state.ingestLastActive = now
-            return Self.admitNext(&state)
+            return admitOrWatch(&state, now: now)
         }
         admitted?.resume()
     }
@@ -247,14 +259,16 @@ public final class SQLiteWriteScheduler: Sendable {
         guard let id else { return }
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                let admitted = state.withLock { state -> CheckedContinuation<Void, any Error>? in
+                let now = clock.now
+                let (admitted, deadline) = state.withLock { state -> (CheckedContinuation<Void, any Error>?, Duration) in
                     state.waiters.append(Waiter(id: id, continuation: continuation))
                     state.stats.deferred += 1
-                    return Self.admitNext(&state)
+                    return (admitOrWatch(&state, now: now),
+                            Self.deferral(saturated: state.ingestLoad.saturated(at: now), lastTook: state.lastBackgroundTook, maxDefer: maxDefer))
                 }
                 admitted?.resume()
-                Task { [maxDefer] in
-                    try? await Task.sleep(for: maxDefer)
+                Task {
+                    try? await Task.sleep(for: deadline)
                     self.markOverdue(id)
                 }
             }
@@ -267,39 +281,136 @@ public final class SQLiteWriteScheduler: Sendable {
         }
     }
 
+    /// How long a background write waits at most: `maxDefer`; while ingest is saturated, long enough
+    /// after the last background write that background work keeps `saturatedShare` of the writer's
+    /// time (the processor's chunks then take a tenth of the CPU, not one in every pause), up to 5 ×
+    /// `maxDefer`. The pipeline catches up when the load eases (docs/storage.md, "One writer, two lanes").
+    static func deferral(saturated: Bool, lastTook: Duration, maxDefer: Duration) -> Duration {
+        guard saturated else { return maxDefer }
+        let rest = lastTook * ((1 - saturatedShare) / saturatedShare)
+        return min(max(maxDefer, rest), maxDefer * 5)
+    }
+
+    /// The share of the writer's time background writes keep while ingest is saturated.
+    static let saturatedShare = 0.1
+
     private func markOverdue(_ id: UInt64) {
+        let now = clock.now
         let admitted = state.withLock { state -> CheckedContinuation<Void, any Error>? in
             guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
             state.waiters[index].overdue = true
-            return Self.admitNext(&state)
+            return admitOrWatch(&state, now: now)
         }
         admitted?.resume()
     }
 
     private func finish(budget: WriteBudget, took: Duration) {
+        let now = clock.now
         let admitted = state.withLock { state -> CheckedContinuation<Void, any Error>? in
             state.backgroundRunning = false
+            state.lastBackgroundTook = took
             state.stats.background += 1
             if case .background(let millis) = budget, took > .milliseconds(millis) * 2 { state.stats.overBudget += 1 }
-            return Self.admitNext(&state)
+            return admitOrWatch(&state, now: now)
         }
         admitted?.resume()
     }
 
     /// The first waiter when the background slot is free and ingest is idle, or the first overdue one.
-    private static func admitNext(_ state: inout State) -> CheckedContinuation<Void, any Error>? {
+    /// While ingest is saturated its short idle moments admit nobody, only a pause of `pause` or more:
+    /// background writes then go at their deadline (`deferral`), so they keep a bounded share of the
+    /// writer (and of the CPU) instead of one in every gap between two group commits.
+    private static func admitNext(_ state: inout State, now: ContinuousClock.Instant) -> CheckedContinuation<Void, any Error>? {
         guard !state.backgroundRunning, !state.waiters.isEmpty else { return nil }
         let index: Int
-        if !state.ingestBusy {
+        if !state.ingestBusy, !state.ingestLoad.saturated(at: now) || Self.pausedLongEnough(state, now: now) {
             index = 0
         } else if let overdue = state.waiters.firstIndex(where: \.overdue) {
             index = overdue
             state.stats.forcedByDeadline += 1
         } else {
+            if !state.ingestBusy { state.stats.heldWhileSaturated += 1 }
             return nil
         }
         state.backgroundRunning = true
         return state.waiters.remove(at: index).continuation
+    }
+
+    /// `admitNext`, and when it held a write back while ingest is idle, a look again once the pause is long enough.
+    private func admitOrWatch(_ state: inout State, now: ContinuousClock.Instant) -> CheckedContinuation<Void, any Error>? {
+        let admitted = Self.admitNext(&state, now: now)
+        if admitted == nil, !state.ingestBusy { checkPauseSoon(&state) }
+        return admitted
+    }
+
+    /// How long ingest must have been idle after a saturated stretch before a waiting write goes.
+    static let pause: Duration = .milliseconds(10)
+
+    private static func pausedLongEnough(_ state: State, now: ContinuousClock.Instant) -> Bool {
+        guard let last = state.ingestLastActive else { return true }
+        return now - last >= pause
+    }
+
+    /// After ingest went idle with writes held for saturation: looks again once the pause is long
+    /// enough (one check at a time), so a pause admits them without waiting for their deadline.
+    private func checkPauseSoon(_ state: inout State) {
+        guard !state.pauseCheckPending, !state.waiters.isEmpty, !state.backgroundRunning else { return }
+        state.pauseCheckPending = true
+        Task {
+            try? await Task.sleep(for: Self.pause)
+            self.checkPause()
+        }
+    }
+
+    private func checkPause() {
+        let now = clock.now
+        let admitted = state.withLock { state -> CheckedContinuation<Void, any Error>? in
+            state.pauseCheckPending = false
+            guard !state.ingestBusy else { return nil }  // its next idle moment looks again
+            return admitOrWatch(&state, now: now)
+        }
+        admitted?.resume()
+    }
+}
+
+/// How much of the writer's time the ingest lane took lately: saturated when it was draining for at
+/// least `threshold` of the last complete window, or has been draining without a pause for a window.
+struct IngestLoad {
+    static let window: Duration = .milliseconds(100)
+    static let threshold = 0.8
+    private var busySince: ContinuousClock.Instant?
+    private var windowStart: ContinuousClock.Instant?
+    private var busyInWindow: Duration = .zero
+    /// Ingest's share of the last complete window (0...1).
+    private(set) var lastShare = 0.0
+
+    mutating func began(at now: ContinuousClock.Instant) {
+        roll(at: now)
+        busySince = now
+    }
+
+    mutating func ended(at now: ContinuousClock.Instant) {
+        if let since = busySince { busyInWindow += now - max(since, windowStart ?? since) }
+        busySince = nil
+        roll(at: now)
+    }
+
+    func saturated(at now: ContinuousClock.Instant) -> Bool {
+        if let since = busySince, now - since >= Self.window { return true }
+        guard let start = windowStart, now - start < Self.window * 2 else { return false }
+        return lastShare >= Self.threshold
+    }
+
+    /// Closes the window when it is complete (a busy stretch counts up to the window's end).
+    private mutating func roll(at now: ContinuousClock.Instant) {
+        guard let start = windowStart else { windowStart = now; return }
+        let elapsed = now - start
+        guard elapsed >= Self.window else { return }
+        var busy = busyInWindow
+        if let since = busySince { busy += now - max(since, start); busySince = now }
+        lastShare = min(1, busy / elapsed)
+        windowStart = now
+        busyInWindow = .zero
     }
 }
 
@@ -315,4 +426,6 @@ public struct WriteSchedulerStats: Sendable, Equatable {
     public var forcedByDeadline = 0
     /// Background transactions that took more than twice their declared budget.
     public var overBudget = 0
+    /// Times a waiting background write was not admitted in a pause of ingest because ingest was saturated.
+    public var heldWhileSaturated = 0
 }

@@ -110,9 +110,9 @@ struct SQLiteAbandonmentTimers: AbandonmentTimerStore {
     }
 
     func armed(shop: String) throws -> [AbandonmentKind: (count: Int, nextDueAt: EpochMillis?)] {
-        let rows = try Row.fetchAll(db, sql: """
+        let rows = try Row.fetchAll(db.cachedStatement(sql: """
             SELECT kind, COUNT(*) AS armed, MIN(due_at) AS next FROM abandonment_timers WHERE shop = ? AND state = 'armed' GROUP BY kind
-            """, arguments: [shop])
+            """), arguments: [shop])
         var result: [AbandonmentKind: (count: Int, nextDueAt: EpochMillis?)] = [:]
         for row in rows {
             if let kind = AbandonmentKind(rawValue: row["kind"]) { result[kind] = (row["armed"], row["next"]) }
@@ -122,7 +122,7 @@ struct SQLiteAbandonmentTimers: AbandonmentTimerStore {
 
     func outcomes(shop: String) throws -> [AbandonmentKind: [AbandonmentOutcome: Int]] {
         var result: [AbandonmentKind: [AbandonmentOutcome: Int]] = [:]
-        for row in try Row.fetchAll(db, sql: "SELECT kind, outcome, count FROM abandonment_counts WHERE shop = ?", arguments: [shop]) {
+        for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT kind, outcome, count FROM abandonment_counts WHERE shop = ?"), arguments: [shop]) {
             if let kind = AbandonmentKind(rawValue: row["kind"]), let outcome = AbandonmentOutcome(rawValue: row["outcome"]) {
                 result[kind, default: [:]][outcome] = row["count"]
             }

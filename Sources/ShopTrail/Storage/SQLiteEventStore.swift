@@ -21,9 +21,13 @@ public final class SQLiteDatabase: Sendable {
     public let logAppended = StageWakeup()
     /// Signalled after a commit that may have added Braze operations to the outbox (the forwarder waits on it).
     public let outboxFilled = StageWakeup()
+    /// Copies the WAL back into the file off the commit path.
+    let checkpointer: SQLiteCheckpointer
 
     public init(path: String, synchronous: SQLiteSynchronous = .full) throws {
         self.path = path
+        let checkpointer = SQLiteCheckpointer(path: path)
+        self.checkpointer = checkpointer
         var config = Configuration()
         config.busyMode = .timeout(10)
         config.label = "shoptrail"
@@ -32,6 +36,8 @@ public final class SQLiteDatabase: Sendable {
             try db.execute(sql: "PRAGMA synchronous = \(pragma)")
             // Deleted rows (a redacted customer) are overwritten with zeros, not left in free space.
             try db.execute(sql: "PRAGMA secure_delete = ON")
+            // The writer's WAL is copied back by the checkpointer's thread, not inside a beacon's commit.
+            if !db.configuration.readonly, let connection = db.sqliteConnection { checkpointer.install(on: connection) }
         }
         // The file is created 0600 before SQLite opens it: SQLite gives the -wal and -shm files the
         // database file's mode, so no file of the store is ever readable by another local user.
@@ -85,23 +91,28 @@ public final class SQLiteEventStore: EventStore {
         ON CONFLICT (shop, source, event_id) DO NOTHING
         """
     static let insertContextSQL = "INSERT INTO event_contexts (shop, text) VALUES (?, ?)"
-    static let attachContextSQL = "UPDATE events SET context_id = ? WHERE position = ?"
+    static let dropContextSQL = "DELETE FROM event_contexts WHERE id = ?"
 
     static func insert(_ groups: [[NewEvent]], db: Database) throws -> [AppendResult] {
         let statement = try db.cachedStatement(sql: insertSQL)
+        let insertContext = try db.cachedStatement(sql: insertContextSQL)
         // Bound through the C API: GRDB's StatementArguments box every value, which showed up as
         // a measurable share of the ingest profile.
         let handle = statement.sqliteStatement
         return try groups.map { events in
             var inserted = 0
             // A batch's context is stored once for all its events (issue 14: it used to be copied into
-            // each, 8 KiB times 100). Written with the first event that is not a duplicate, so a
-            // retried batch adds nothing; a lone event keeps its context inline.
+            // each, 8 KiB times 100), written before them so that each event row is written once; a
+            // retried batch whose events were all stored already takes its context row back out. A lone
+            // event keeps its context inline.
             let shared = NewEvent.sharedContext(of: events)
             var contextId: Int64?
+            if let shared, let first = events.first {
+                try insertContext.execute(arguments: [first.shop, shared])
+                contextId = db.lastInsertedRowID
+            }
             for e in events {
                 sqlite3_reset(handle)
-                sqlite3_clear_bindings(handle)
                 bind(handle, 1, e.shop)
                 bind(handle, 2, e.source.rawValue)
                 bind(handle, 3, e.eventId)
@@ -121,17 +132,13 @@ public final class SQLiteEventStore: EventStore {
                     sqlite3_reset(handle)
                     throw DatabaseError(resultCode: ResultCode(rawValue: code), message: message, sql: insertSQL)
                 }
-                guard sqlite3_changes(db.sqliteConnection) > 0 else { continue }
-                inserted += 1
-                if let shared, contextId == nil {
-                    let position = db.lastInsertedRowID
-                    try db.cachedStatement(sql: insertContextSQL).execute(arguments: [e.shop, shared])
-                    contextId = db.lastInsertedRowID
-                    try db.cachedStatement(sql: attachContextSQL).execute(arguments: [contextId, position])
-                }
+                if sqlite3_changes(db.sqliteConnection) > 0 { inserted += 1 }
             }
             sqlite3_reset(handle)
             sqlite3_clear_bindings(handle)
+            if inserted == 0, let contextId {
+                try db.cachedStatement(sql: dropContextSQL).execute(arguments: [contextId])
+            }
             return AppendResult(inserted: inserted, duplicates: events.count - inserted)
         }
     }
@@ -167,10 +174,10 @@ public final class SQLiteEventStore: EventStore {
 
     /// The log read by position: the events after `position`, oldest first, at most `limit`.
     static func events(_ db: Database, after position: Int64, limit: Int) throws -> [LoggedEvent] {
-        try Row.fetchAll(db, sql: "SELECT \(eventColumns) FROM events WHERE position > ? ORDER BY position LIMIT ?",
-                         arguments: [position, limit]).map(loggedEvent)
+        try Row.fetchAll(db.cachedStatement(sql: eventsAfterSQL), arguments: [position, limit]).map(loggedEvent)
     }
 
+    static let eventsAfterSQL = "SELECT \(eventColumns) FROM events WHERE position > ? ORDER BY position LIMIT ?"
     /// The columns every event query selects, in `loggedEvent`'s order.
     static let eventColumns = "position, shop, source, event_id, name, visitor_id, session_id, client_time, time, received_at, \(contextColumn), properties, verified"
     /// An event's context, inline or shared with its batch (`FROM events`, not aliased).
@@ -214,7 +221,11 @@ public final class SQLiteEventStore: EventStore {
         _ = try await pool.read { db in try Int.fetchOne(db, sql: "SELECT 1") }
     }
 
-    public func commitStats() -> CommitStats { committer.stats }
+    public func commitStats() -> CommitStats {
+        var stats = committer.stats
+        stats.writes = database.writes.stats
+        return stats
+    }
 }
 
 /// Schema migrations, in code, applied at open.

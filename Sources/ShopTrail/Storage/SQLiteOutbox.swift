@@ -45,10 +45,10 @@ public final class SQLiteOutbox: Outbox {
 
     public func claim(shop: String, now: EpochMillis, limit: Int, leaseMillis: EpochMillis) async throws -> [OutboxEntry] {
         try await database.backgroundWrite { db in
-            let rows = try Row.fetchCursor(db, sql: """
+            let rows = try Row.fetchCursor(db.cachedStatement(sql: """
                 SELECT seq, op_id, shop, user_key, kind, payload, created_at, attempts, last_error, next_attempt_at, lease_until
                 FROM outbox WHERE shop = ? ORDER BY seq
-                """, arguments: [shop])
+                """), arguments: [shop])
             var walk = OutboxClaimWalk(now: now, limit: limit)
             while !walk.isFull, let row = try rows.next() {
                 walk.consider(OutboxClaimWalk.Row(
@@ -109,7 +109,7 @@ public final class SQLiteOutbox: Outbox {
     }
 
     public func releaseClaims() async throws {
-        try await database.backgroundWrite { db in try db.execute(sql: "UPDATE outbox SET lease_until = 0 WHERE lease_until > 0") }
+        try await database.backgroundWrite { db in try db.cachedStatement(sql: "UPDATE outbox SET lease_until = 0 WHERE lease_until > 0").execute() }
     }
 
     public func status(shop: String?, now: EpochMillis) async throws -> OutboxStatus {
@@ -162,9 +162,9 @@ public final class SQLiteOutbox: Outbox {
 
     public func count(shop: String, opIdPrefix prefix: String) async throws -> (pending: Int, dead: Int) {
         try await pool.read { db in
-            let pending = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outbox WHERE shop = ? AND substr(op_id, 1, ?) = ?",
+            let pending = try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM outbox WHERE shop = ? AND substr(op_id, 1, ?) = ?"),
                                            arguments: [shop, prefix.count, prefix]) ?? 0
-            let dead = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outbox_dead WHERE shop = ? AND substr(op_id, 1, ?) = ?",
+            let dead = try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM outbox_dead WHERE shop = ? AND substr(op_id, 1, ?) = ?"),
                                         arguments: [shop, prefix.count, prefix]) ?? 0
             return (pending, dead)
         }

@@ -48,11 +48,11 @@ struct SQLiteProcessorLog: ProcessorLog {
 
     /// How far the processor has read the log.
     static func position(_ db: Database) throws -> Int64 {
-        try Int64.fetchOne(db, sql: "SELECT position FROM processor_position WHERE name = ?", arguments: [positionName]) ?? 0
+        try Int64.fetchOne(db.cachedStatement(sql: "SELECT position FROM processor_position WHERE name = ?"), arguments: [positionName]) ?? 0
     }
 
     static func setPosition(_ db: Database, _ position: Int64) throws {
-        try db.execute(sql: "INSERT OR REPLACE INTO processor_position (name, position) VALUES (?, ?)", arguments: [positionName, position])
+        try db.cachedStatement(sql: "INSERT OR REPLACE INTO processor_position (name, position) VALUES (?, ?)").execute(arguments: [positionName, position])
     }
 
     private static func setAside(_ db: Database, position: Int64, reason: String, at now: EpochMillis) throws {

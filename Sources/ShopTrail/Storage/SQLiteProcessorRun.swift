@@ -31,25 +31,25 @@ enum SQLiteProcessorRun {
     /// Starts a run: returns whether the previous one stopped uncleanly and the event it was handling
     /// alone when it stopped (if any), then records this run as running with nothing being attempted.
     static func begin(_ db: Database, at now: EpochMillis) throws -> (unclean: Bool, attempting: Int64?) {
-        let row = try Row.fetchOne(db, sql: "SELECT running, attempting FROM processor_run WHERE name = ?", arguments: [name])
+        let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT running, attempting FROM processor_run WHERE name = ?"), arguments: [name])
         let unclean = (row?["running"] as Int64?) == 1
         let attempting: Int64? = row?["attempting"]
-        try db.execute(sql: "INSERT OR REPLACE INTO processor_run (name, running, attempting, started_at) VALUES (?, 1, NULL, ?)", arguments: [name, now])
+        try db.cachedStatement(sql: "INSERT OR REPLACE INTO processor_run (name, running, attempting, started_at) VALUES (?, 1, NULL, ?)").execute(arguments: [name, now])
         return (unclean, attempting)
     }
 
     static func end(_ db: Database) throws {
-        try db.execute(sql: "UPDATE processor_run SET running = 0, attempting = NULL WHERE name = ?", arguments: [name])
+        try db.cachedStatement(sql: "UPDATE processor_run SET running = 0, attempting = NULL WHERE name = ?").execute(arguments: [name])
     }
 
     /// The event about to be handled alone (nil: none). Committed before handling, so a process that
     /// dies while handling it leaves its position behind.
     static func setAttempting(_ db: Database, _ position: Int64?) throws {
-        try db.execute(sql: "UPDATE processor_run SET attempting = ? WHERE name = ?", arguments: [position, name])
+        try db.cachedStatement(sql: "UPDATE processor_run SET attempting = ? WHERE name = ?").execute(arguments: [position, name])
     }
 
     static func quarantine(_ db: Database, position: Int64, reason: String, at: EpochMillis) throws {
-        let event = try Row.fetchOne(db, sql: "SELECT shop, event_id, name FROM events WHERE position = ?", arguments: [position])
+        let event = try Row.fetchOne(db.cachedStatement(sql: "SELECT shop, event_id, name FROM events WHERE position = ?"), arguments: [position])
         try db.execute(sql: "INSERT OR REPLACE INTO processor_quarantine (position, shop, event_id, name, reason, at) VALUES (?, ?, ?, ?, ?, ?)",
                        arguments: [position, event?["shop"] as String? ?? "", event?["event_id"] as String? ?? "", event?["name"] as String? ?? "",
                                    String(reason.prefix(500)), at])
@@ -67,12 +67,12 @@ enum SQLiteProcessorRun {
     }
 
     static func quarantineCount(_ db: Database, shop: String?) throws -> Int {
-        guard let shop else { return try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM processor_quarantine") ?? 0 }
-        return try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM processor_quarantine WHERE shop = ?", arguments: [shop]) ?? 0
+        guard let shop else { return try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM processor_quarantine")) ?? 0 }
+        return try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM processor_quarantine WHERE shop = ?"), arguments: [shop]) ?? 0
     }
 
     static func release(_ db: Database, position: Int64) throws {
-        try db.execute(sql: "DELETE FROM processor_quarantine WHERE position = ?", arguments: [position])
+        try db.cachedStatement(sql: "DELETE FROM processor_quarantine WHERE position = ?").execute(arguments: [position])
     }
 
     /// The event at `position`, if the log still holds it.

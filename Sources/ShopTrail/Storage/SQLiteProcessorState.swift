@@ -14,7 +14,7 @@ final class SQLiteProcessorState: ProcessorState {
     }
 
     func visitor(shop: String, id: String) throws -> Visitor? {
-        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM visitors WHERE shop = ? AND visitor_id = ?", arguments: [shop, id]) else { return nil }
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM visitors WHERE shop = ? AND visitor_id = ?"), arguments: [shop, id]) else { return nil }
         var visitor = Visitor(shop: shop, id: id, firstSeen: row["first_seen"])
         visitor.lastSeen = row["last_seen"]
         visitor.customerId = row["customer_id"]
@@ -26,10 +26,10 @@ final class SQLiteProcessorState: ProcessorState {
     }
 
     func save(_ v: Visitor) throws {
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             INSERT OR REPLACE INTO visitors (shop, visitor_id, customer_id, linked_at, evidence, has_alias_profile, alias_identified_as, first_seen, last_seen)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [v.shop, v.id, v.customerId, v.linkedAt, v.evidence?.rawValue, v.hasAliasProfile, v.aliasIdentifiedAs, v.firstSeen, v.lastSeen])
+            """).execute(arguments: [v.shop, v.id, v.customerId, v.linkedAt, v.evidence?.rawValue, v.hasAliasProfile, v.aliasIdentifiedAs, v.firstSeen, v.lastSeen])
     }
 
     func recordLink(shop: String, visitorId: String, customerId: String, evidence: LinkEvidence, at: EpochMillis) throws {
@@ -38,7 +38,7 @@ final class SQLiteProcessorState: ProcessorState {
     }
 
     func customer(shop: String, id: String) throws -> Customer? {
-        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM customers WHERE shop = ? AND customer_id = ?", arguments: [shop, id]) else { return nil }
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM customers WHERE shop = ? AND customer_id = ?"), arguments: [shop, id]) else { return nil }
         var customer = Customer(shop: shop, id: id)
         customer.email = row["email"]
         customer.firstName = row["first_name"]
@@ -49,26 +49,26 @@ final class SQLiteProcessorState: ProcessorState {
     }
 
     func save(_ c: Customer) throws {
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             INSERT OR REPLACE INTO customers (shop, customer_id, email, first_name, last_name, phone, sent_attributes) VALUES (?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [c.shop, c.id, c.email, c.firstName, c.lastName, c.phone, c.sentAttributes])
+            """).execute(arguments: [c.shop, c.id, c.email, c.firstName, c.lastName, c.phone, c.sentAttributes])
     }
 
     func cart(shop: String, token: String) throws -> CartSnapshot? {
-        try Row.fetchOne(db, sql: "SELECT * FROM carts WHERE shop = ? AND cart_token = ?", arguments: [shop, token]).map(Self.cart)
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM carts WHERE shop = ? AND cart_token = ?"), arguments: [shop, token]).map(Self.cart)
     }
 
     func cart(shop: String, checkoutToken: String) throws -> CartSnapshot? {
-        try Row.fetchOne(db, sql: "SELECT * FROM carts WHERE shop = ? AND checkout_token = ?", arguments: [shop, checkoutToken]).map(Self.cart)
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM carts WHERE shop = ? AND checkout_token = ?"), arguments: [shop, checkoutToken]).map(Self.cart)
     }
 
     func detachBehaviour(shop: String, visitorId: String) throws {
-        try db.execute(sql: "DELETE FROM product_views WHERE shop = ? AND visitor_id = ?", arguments: [shop, visitorId])
-        try db.execute(sql: "UPDATE carts SET visitor_id = NULL WHERE shop = ? AND visitor_id = ?", arguments: [shop, visitorId])
+        try db.cachedStatement(sql: "DELETE FROM product_views WHERE shop = ? AND visitor_id = ?").execute(arguments: [shop, visitorId])
+        try db.cachedStatement(sql: "UPDATE carts SET visitor_id = NULL WHERE shop = ? AND visitor_id = ?").execute(arguments: [shop, visitorId])
     }
 
     func carts(shop: String, visitorId: String) throws -> [CartSnapshot] {
-        try Row.fetchAll(db, sql: "SELECT * FROM carts WHERE shop = ? AND visitor_id = ? ORDER BY sent_time DESC", arguments: [shop, visitorId]).map(Self.cart)
+        try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM carts WHERE shop = ? AND visitor_id = ? ORDER BY sent_time DESC"), arguments: [shop, visitorId]).map(Self.cart)
     }
 
     private static func cart(_ row: Row) -> CartSnapshot {
@@ -83,14 +83,14 @@ final class SQLiteProcessorState: ProcessorState {
     }
 
     func save(_ c: CartSnapshot) throws {
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             INSERT OR REPLACE INTO carts (shop, cart_token, visitor_id, sent_signature, sent_time, checked_out, aliased_to, checkout_token)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [c.shop, c.token, c.visitorId, c.sentSignature, c.sentTime, c.checkedOut, c.aliasedTo, c.checkoutToken])
+            """).execute(arguments: [c.shop, c.token, c.visitorId, c.sentSignature, c.sentTime, c.checkedOut, c.aliasedTo, c.checkoutToken])
     }
 
     func swapProductView(shop: String, visitorId: String, productKey: String, time: EpochMillis) throws -> EpochMillis? {
-        let previous = try EpochMillis.fetchOne(db, sql: "SELECT time FROM product_views WHERE shop = ? AND visitor_id = ? AND product_key = ?",
+        let previous = try EpochMillis.fetchOne(db.cachedStatement(sql: "SELECT time FROM product_views WHERE shop = ? AND visitor_id = ? AND product_key = ?"),
                                                 arguments: [shop, visitorId, productKey])
         if previous.map({ time > $0 }) ?? true {
             try db.execute(sql: "INSERT OR REPLACE INTO product_views (shop, visitor_id, product_key, time) VALUES (?, ?, ?, ?)",
@@ -111,20 +111,20 @@ final class SQLiteProcessorState: ProcessorState {
     }
 
     func markOnce(shop: String, key: String) throws -> Bool {
-        try db.execute(sql: "INSERT OR IGNORE INTO sent_once (shop, key) VALUES (?, ?)", arguments: [shop, key])
+        try db.cachedStatement(sql: "INSERT OR IGNORE INTO sent_once (shop, key) VALUES (?, ?)").execute(arguments: [shop, key])
         return db.changesCount > 0
     }
 
     func isMarked(shop: String, key: String) throws -> Bool {
-        try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM sent_once WHERE shop = ? AND key = ?)", arguments: [shop, key]) ?? false
+        try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM sent_once WHERE shop = ? AND key = ?)"), arguments: [shop, key]) ?? false
     }
 
     func resourceVersion(shop: String, kind: String, id: String) throws -> EpochMillis? {
-        try EpochMillis.fetchOne(db, sql: "SELECT updated_at FROM shopify_resources WHERE shop = ? AND kind = ? AND id = ?", arguments: [shop, kind, id])
+        try EpochMillis.fetchOne(db.cachedStatement(sql: "SELECT updated_at FROM shopify_resources WHERE shop = ? AND kind = ? AND id = ?"), arguments: [shop, kind, id])
     }
 
     func resourceBody(shop: String, kind: String, id: String) throws -> String? {
-        try String.fetchOne(db, sql: "SELECT body FROM shopify_resources WHERE shop = ? AND kind = ? AND id = ? AND deleted = 0", arguments: [shop, kind, id])
+        try String.fetchOne(db.cachedStatement(sql: "SELECT body FROM shopify_resources WHERE shop = ? AND kind = ? AND id = ? AND deleted = 0"), arguments: [shop, kind, id])
     }
 
     func saveResource(shop: String, kind: String, id: String, updatedAt: EpochMillis, body: String?, deleted: Bool) throws {
@@ -133,16 +133,16 @@ final class SQLiteProcessorState: ProcessorState {
     }
 
     func resources(shop: String, kind: String) throws -> [(id: String, updatedAt: EpochMillis, body: String?)] {
-        try Row.fetchAll(db, sql: "SELECT id, updated_at, body FROM shopify_resources WHERE shop = ? AND kind = ? AND deleted = 0 ORDER BY id",
+        try Row.fetchAll(db.cachedStatement(sql: "SELECT id, updated_at, body FROM shopify_resources WHERE shop = ? AND kind = ? AND deleted = 0 ORDER BY id"),
                          arguments: [shop, kind]).map { (id: $0["id"], updatedAt: $0["updated_at"], body: $0["body"]) }
     }
 
     func uninstalledAt(shop: String) throws -> EpochMillis? {
-        try EpochMillis.fetchOne(db, sql: "SELECT uninstalled_at FROM shop_state WHERE shop = ?", arguments: [shop])
+        try EpochMillis.fetchOne(db.cachedStatement(sql: "SELECT uninstalled_at FROM shop_state WHERE shop = ?"), arguments: [shop])
     }
 
     func setUninstalled(shop: String, at: EpochMillis?) throws {
-        try db.execute(sql: "INSERT OR REPLACE INTO shop_state (shop, uninstalled_at) VALUES (?, ?)", arguments: [shop, at])
+        try db.cachedStatement(sql: "INSERT OR REPLACE INTO shop_state (shop, uninstalled_at) VALUES (?, ?)").execute(arguments: [shop, at])
     }
 
     /// Every visitor ever linked to a customer (arguments: shop, customer id, shop, customer id).
@@ -287,15 +287,15 @@ final class SQLiteProcessorState: ProcessorState {
         }
 
         let tokenList = Self.list(tokens.sorted())
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             DELETE FROM carts WHERE shop = ? AND (visitor_id IN (SELECT value FROM json_each(?)) OR cart_token IN (SELECT value FROM json_each(?))
             OR checkout_token IN (SELECT value FROM json_each(?)))
-            """, arguments: [shop, Self.list(visitors), tokenList, tokenList])
+            """).execute(arguments: [shop, Self.list(visitors), tokenList, tokenList])
         report.carts = db.changesCount
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             DELETE FROM abandonment_timers WHERE shop = ? AND (customer_id = ? OR visitor_id IN (SELECT value FROM json_each(?))
             OR subject IN (SELECT value FROM json_each(?)))
-            """, arguments: [shop, cid, Self.list(visitors), tokenList])
+            """).execute(arguments: [shop, cid, Self.list(visitors), tokenList])
         report.timers = db.changesCount
         // The customer-id alias mark keeps a digest of the external id, which may be derived from the email.
         try db.execute(sql: "DELETE FROM sent_once WHERE shop = ? AND substr(key, 1, ?) = ?",
@@ -308,9 +308,9 @@ final class SQLiteProcessorState: ProcessorState {
         try db.execute(sql: "DELETE FROM visitor_links WHERE shop = ? AND (customer_id = ? OR visitor_id IN (SELECT value FROM json_each(?)))",
                        arguments: [shop, cid, Self.list(visitors)])
         report.links = db.changesCount
-        try db.execute(sql: "DELETE FROM customers WHERE shop = ? AND customer_id = ?", arguments: [shop, cid])
+        try db.cachedStatement(sql: "DELETE FROM customers WHERE shop = ? AND customer_id = ?").execute(arguments: [shop, cid])
         report.customers = db.changesCount
-        try db.execute(sql: "DELETE FROM abandonment_cooldowns WHERE shop = ? AND target = ?", arguments: [shop, "c:" + cid])
+        try db.cachedStatement(sql: "DELETE FROM abandonment_cooldowns WHERE shop = ? AND target = ?").execute(arguments: [shop, "c:" + cid])
 
         // Braze operations not sent yet (and dead letters) for the customer: keyed by it, or naming one of its
         // external ids, visitor aliases, its email or phone. Catalog operations carry no user; earlier deletions
@@ -327,12 +327,12 @@ final class SQLiteProcessorState: ProcessorState {
 
         // What a backfill fetched and has not enqueued yet (GraphQL ids).
         let gid = "gid://shopify/Customer/" + cid
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             DELETE FROM backfill_staging WHERE shop = ? AND ((kind = 'customer' AND id = ?)
             OR (kind = 'order' AND id IN (SELECT 'gid://shopify/Order/' || value FROM json_each(?)))
             OR CASE WHEN json_valid(body) THEN json_extract(body, '$.customer.id') = ? ELSE 0 END
             OR EXISTS (SELECT 1 FROM json_each(?) WHERE instr(lower(body), lower(value)) > 0))
-            """, arguments: [shop, gid, Self.list(orders), gid, Self.list(r.emails + r.phones.filter { $0.count >= 7 })])
+            """).execute(arguments: [shop, gid, Self.list(orders), gid, Self.list(r.emails + r.phones.filter { $0.count >= 7 })])
         report.backfillRows = db.changesCount
 
         // Old page images of the deleted rows stay in the WAL until a checkpoint copies the zeroed pages
@@ -360,13 +360,13 @@ final class SQLiteProcessorState: ProcessorState {
     }
 
     func audit(shop: String, action: String, detail: String, at: EpochMillis) throws {
-        try db.execute(sql: "INSERT INTO audit_log (shop, action, detail, at) VALUES (?, ?, ?, ?)", arguments: [shop, action, detail, at])
+        try db.cachedStatement(sql: "INSERT INTO audit_log (shop, action, detail, at) VALUES (?, ?, ?, ?)").execute(arguments: [shop, action, detail, at])
     }
 
     var timers: any AbandonmentTimerStore { SQLiteAbandonmentTimers(db: db) }
 
     func firstUnprocessedTime() throws -> EpochMillis? {
-        try EpochMillis.fetchOne(db, sql: "SELECT MIN(time, received_at) FROM events WHERE position > ? ORDER BY position LIMIT 1",
+        try EpochMillis.fetchOne(db.cachedStatement(sql: "SELECT MIN(time, received_at) FROM events WHERE position > ? ORDER BY position LIMIT 1"),
                                  arguments: [try SQLiteProcessorLog.position(db)])
     }
 
@@ -377,44 +377,9 @@ final class SQLiteProcessorState: ProcessorState {
     func securityEvent(shop: String, kind: String, detail: String, at: EpochMillis) throws {
         // Counted per shop, kind, reason and UTC day, not stored one row each: a flood of forged claims
         // grows one counter, not the table (issue 14).
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             INSERT INTO security_counts (shop, kind, detail, day, count, first_at, last_at) VALUES (?, ?, ?, ?, 1, ?, ?)
             ON CONFLICT (shop, kind, detail, day) DO UPDATE SET count = count + 1, last_at = excluded.last_at
-            """, arguments: [shop, kind, detail, at / 86_400_000, at, at])
-    }
-}
-
-/// Empties the WAL after a redact: `PRAGMA wal_checkpoint(TRUNCATE)` copies the latest (zeroed) pages
-/// into the database file and truncates the WAL, which still holds the deleted rows' older page images.
-enum SQLiteCheckpoint {
-    /// Runs the checkpoint in the background on its own connection, retrying while readers or a writer
-    /// keep it from completing (best effort: the WAL is also reset by SQLite's own checkpoints later).
-    static func truncateSoon(path: String, attempts: Int = 10) {
-        Task.detached(priority: .utility) {
-            for attempt in 0..<attempts {
-                if truncate(path: path) { return }
-                try? await Task.sleep(for: .milliseconds(200 * (attempt + 1)))
-            }
-        }
-    }
-
-    /// One `wal_checkpoint(TRUNCATE)`; true when every frame was copied and the WAL truncated.
-    @discardableResult
-    static func truncate(path: String) -> Bool {
-        var handle: OpaquePointer?
-        guard sqlite3_open_v2(path, &handle, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nil) == SQLITE_OK, let handle else {
-            sqlite3_close(handle)
-            return false
-        }
-        defer { sqlite3_close(handle) }
-        sqlite3_busy_timeout(handle, 1_000)
-        // The pragma, not sqlite3_wal_checkpoint_v2: preparing it reads the schema, which opens the WAL
-        // (on a fresh connection the C call finds no WAL open yet and returns OK having done nothing).
-        var statement: OpaquePointer?
-        guard sqlite3_prepare_v2(handle, "PRAGMA wal_checkpoint(TRUNCATE)", -1, &statement, nil) == SQLITE_OK else { return false }
-        defer { sqlite3_finalize(statement) }
-        // One row: busy (1 when it could not complete), WAL frames, frames checkpointed.
-        guard sqlite3_step(statement) == SQLITE_ROW else { return false }
-        return sqlite3_column_int(statement, 0) == 0
+            """).execute(arguments: [shop, kind, detail, at / 86_400_000, at, at])
     }
 }
