@@ -10,6 +10,29 @@ import Testing
                  clientTime: 1, time: 2, receivedAt: 3, context: nil, properties: "{}")
     }
 
+    /// Issue 16: the log has no visitor index; a visitor's events are `visitor_events` plus the log above the cursor.
+    @Test func aVisitorsEventsAreFoundBeforeAndAfterTheProcessorRecordsThem() async throws {
+        let temp = try TempStore()
+        _ = try await temp.store.append([Self.event("a"), Self.event("b"), Self.event("c")])
+        _ = try await temp.store.append([Self.event("other", shop: "b-shop.myshopify.com")])
+        let pool = temp.store.database.pool
+        let shop = "a-shop.myshopify.com", visitor = "v_0123456789"
+        func read() async throws -> (recorded: Int, found: [Int64]) {
+            try await pool.read { db in
+                (try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM visitor_events") ?? -1,
+                 try Int64.fetchAll(db, sql: "SELECT position FROM events WHERE position IN (\(SQLiteVisitorEvents.positionsOfOne)) ORDER BY position",
+                                    arguments: [shop, visitor, shop, visitor]))
+            }
+        }
+        #expect(try await read() == (0, [1, 2, 3]), "none processed: all found in the log's tail")
+        try await pool.write { db in try SQLiteProcessorLog.setPosition(db, 2) }
+        #expect(try await read() == (2, [1, 2, 3]), "two recorded as the cursor moved past them, one still in the tail")
+        try await pool.write { db in try SQLiteProcessorLog.setPosition(db, 4) }
+        #expect(try await read() == (4, [1, 2, 3]), "the other shop's event is recorded under its own shop")
+        _ = try await pool.write { db in try SQLiteEventStore.deleteEvents(db, where: "position = ?", arguments: [2]) }
+        #expect(try await read() == (3, [1, 3]), "a deleted event's record goes with it")
+    }
+
     @Test func eventsSurviveReopeningTheFile() async throws {
         let temp = try TempStore()
         _ = try await temp.store.append([Self.event("a"), Self.event("b")])

@@ -18,6 +18,7 @@ public final class OperatorSignals: Sendable {
     /// The live events page's feed.
     public let live: LiveEvents
     private let state = Mutex(State())
+    private let handles = Mutex([AcceptedKey: AcceptedHandles]())
 
     /// Per shop: what came in and what Braze said.
     public struct ShopCounters: Sendable {
@@ -76,17 +77,58 @@ public final class OperatorSignals: Sendable {
         // In place (`default:` modifies the stored value): a copy of the counters would copy the
         // per-minute dictionary on every beacon.
         state.withLock { $0.shops[shop, default: ShopCounters()].countAccepted(events: events.count, minute: minute) }
-        MetricCounter(label: "shoptrail_beacons_total", dimensions: [("shop", shop), ("route", route), ("outcome", "accepted")], factory: factory).increment()
+        let handles = acceptedHandles(shop: shop, route: route)
+        handles.beacons.increment()
         // A beacon's events almost always share one source: count runs, not a grouping per beacon.
         var index = events.startIndex
         while index < events.endIndex {
             let source = events[index].source
             let run = events[index...].prefix { $0.source == source }.count
-            MetricCounter(label: "shoptrail_events_total", dimensions: [("shop", shop), ("source", source.rawValue)], factory: factory).increment(by: run)
+            handles.events(source).increment(by: run)
             index += run
         }
-        MetricTimer(label: "shoptrail_ingest_duration_seconds", dimensions: [("route", route)], factory: factory).recordNanoseconds(latency.nanoseconds)
+        handles.duration.recordNanoseconds(latency.nanoseconds)
         live.publish(events)
+    }
+
+    /// The metric handles one shop's accepted beacons on one route update, made once: making them per
+    /// beacon (a registry lookup under its lock for each of three) was a measurable share of ingest.
+    /// Keyed by a configured shop (the beacon's write key matched it) and a route: a bounded set.
+    private func acceptedHandles(shop: String, route: String) -> AcceptedHandles {
+        let key = AcceptedKey(shop: shop, route: route)
+        if let handles = handles.withLock({ $0[key] }) { return handles }
+        let made = AcceptedHandles(shop: shop, route: route, factory: factory)
+        return handles.withLock { $0[key, default: made] }
+    }
+
+    private struct AcceptedKey: Hashable {
+        let shop: String
+        let route: String
+    }
+
+    private struct AcceptedHandles: Sendable {
+        let beacons: MetricCounter
+        let duration: MetricTimer
+        let storefront: MetricCounter
+        let shop: String
+        let factory: PrometheusMetricsFactory
+
+        init(shop: String, route: String, factory: PrometheusMetricsFactory) {
+            self.shop = shop
+            self.factory = factory
+            beacons = MetricCounter(label: "shoptrail_beacons_total", dimensions: [("shop", shop), ("route", route), ("outcome", "accepted")], factory: factory)
+            duration = MetricTimer(label: "shoptrail_ingest_duration_seconds", dimensions: [("route", route)], factory: factory)
+            storefront = Self.events(shop: shop, source: .storefront, factory: factory)
+        }
+
+        /// Storefront events (nearly every beacon) from the handle made once; other sources are rare.
+        func events(_ source: EventSource) -> MetricCounter {
+            source == .storefront ? storefront : Self.events(shop: shop, source: source, factory: factory)
+        }
+
+        static func events(shop: String, source: EventSource, factory: PrometheusMetricsFactory) -> MetricCounter {
+            MetricCounter(label: "shoptrail_events_total", dimensions: [("shop", shop), ("source", source.rawValue)], factory: factory)
+        }
     }
 
     /// A beacon refused with `reason` (the error code the client got); `shop` when the write key named one.

@@ -227,8 +227,11 @@ public final class SQLiteWriteScheduler: Sendable {
     }
 
     /// An ingest transaction, synchronous on the caller's (the group committer's) queue.
-    func ingest<T>(_ body: (Database) throws -> T) throws -> T {
-        try pool.write(body)
+    /// `batches`: how many appends the commit carries (a deep group means many beacons in flight).
+    func ingest<T>(batches: Int = 1, _ body: (Database) throws -> T) throws -> T {
+        let result = try pool.write(body)
+        state.withLock { $0.ingestLoad.committed(batches: batches) }
+        return result
     }
 
     // MARK: Background lane
@@ -373,11 +376,18 @@ public final class SQLiteWriteScheduler: Sendable {
     }
 }
 
-/// How much of the writer's time the ingest lane took lately: saturated when it was draining for at
-/// least `threshold` of the last complete window, or has been draining without a pause for a window.
+/// How loaded the ingest lane was lately: saturated when it was draining for at least `threshold` of
+/// the last complete window, or without a pause for a whole window, or when its commits carried
+/// `deepGroup` appends or more on average (many beacons in flight: on a machine where the CPU, not the
+/// writer, is what runs out, the writer pauses often while the load is as heavy as it gets).
 struct IngestLoad {
     static let window: Duration = .milliseconds(100)
     static let threshold = 0.8
+    static let deepGroup = 6.0
+    private var commitsInWindow = 0
+    private var batchesInWindow = 0
+    /// Appends per commit in the last complete window.
+    private(set) var lastGroupSize = 0.0
     private var busySince: ContinuousClock.Instant?
     private var windowStart: ContinuousClock.Instant?
     private var busyInWindow: Duration = .zero
@@ -395,10 +405,15 @@ struct IngestLoad {
         roll(at: now)
     }
 
+    mutating func committed(batches: Int) {
+        commitsInWindow += 1
+        batchesInWindow += batches
+    }
+
     func saturated(at now: ContinuousClock.Instant) -> Bool {
         if let since = busySince, now - since >= Self.window { return true }
         guard let start = windowStart, now - start < Self.window * 2 else { return false }
-        return lastShare >= Self.threshold
+        return lastShare >= Self.threshold || lastGroupSize >= Self.deepGroup
     }
 
     /// Closes the window when it is complete (a busy stretch counts up to the window's end).
@@ -409,8 +424,11 @@ struct IngestLoad {
         var busy = busyInWindow
         if let since = busySince { busy += now - max(since, start); busySince = now }
         lastShare = min(1, busy / elapsed)
+        lastGroupSize = commitsInWindow == 0 ? 0 : Double(batchesInWindow) / Double(commitsInWindow)
         windowStart = now
         busyInWindow = .zero
+        commitsInWindow = 0
+        batchesInWindow = 0
     }
 }
 

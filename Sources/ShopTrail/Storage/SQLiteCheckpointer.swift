@@ -11,8 +11,8 @@ import Synchronization
 /// writer); past `hardFrames` (the WAL never emptied because commits never paused) the committing
 /// connection checkpoints itself as SQLite would, which then has little left to copy.
 final class SQLiteCheckpointer: @unchecked Sendable {
-    static let softFrames: Int32 = 1_000
-    static let hardFrames: Int32 = 10_000
+    static let softFrames: Int32 = 4_000
+    static let hardFrames: Int32 = 20_000
 
     let path: String
     private let queue = DispatchQueue(label: "shoptrail.checkpoint", qos: .utility)

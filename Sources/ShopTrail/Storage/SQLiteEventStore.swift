@@ -77,7 +77,7 @@ public final class SQLiteEventStore: EventStore {
         let writes = database.writes
         let appended = database.logAppended
         self.committer = GroupCommitter(label: "shoptrail.event-log", activity: { writes.ingestActivity($0) }) { groups in
-            let results = try writes.ingest { db in
+            let results = try writes.ingest(batches: groups.count) { db in
                 try SQLiteEventStore.insert(groups, db: db)
             }
             appended.signal()
@@ -393,6 +393,7 @@ enum SQLiteMigrations {
                 """)
         }
         SQLiteOperatorViews.migrate(&migrator)
+        SQLiteVisitorEvents.migrate(&migrator)
         return migrator
     }
 }

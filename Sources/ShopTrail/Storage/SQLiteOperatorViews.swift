@@ -118,7 +118,7 @@ public struct SQLiteOperatorViews: OperatorViews, DeliveryLog {
                                                         arguments: [shop, q, q]) {
                 customerId = try String.fetchOne(db, sql: "SELECT customer_id FROM visitors WHERE shop = ? AND visitor_id = ?", arguments: [shop, visitor])
                 visitorIds = [visitor]
-            } else if try Row.fetchOne(db, sql: "SELECT 1 FROM events WHERE shop = ? AND visitor_id = ? LIMIT 1", arguments: [shop, q]) != nil {
+            } else if try Row.fetchOne(db, sql: "SELECT 1 FROM events WHERE position IN (\(SQLiteVisitorEvents.positionsOfOne)) LIMIT 1", arguments: [shop, q, shop, q]) != nil {
                 visitorIds = [q]  // seen, not yet processed
             } else {
                 return nil
@@ -145,12 +145,12 @@ public struct SQLiteOperatorViews: OperatorViews, DeliveryLog {
                     view.visitors.append(LinkedVisitor(visitorId: id, customerId: nil, linkedAt: nil, evidence: nil, firstSeen: 0, lastSeen: 0, history: history))
                 }
             }
-            // The timeline: each visitor's newest events (index events_visitor), the customer's webhooks
+            // The timeline: each visitor's newest events (`SQLiteVisitorEvents`), the customer's webhooks
             // (index events_webhook_customer), merged and cut to `limit`.
             var events: [LoggedEvent] = []
             for id in visitorIds {
-                events += try Row.fetchAll(db, sql: "SELECT \(SQLiteEventStore.eventColumns) FROM events WHERE shop = ? AND visitor_id = ? ORDER BY position DESC LIMIT ?",
-                                           arguments: [shop, id, limit]).map(SQLiteEventStore.loggedEvent)
+                events += try Row.fetchAll(db, sql: "SELECT \(SQLiteEventStore.eventColumns) FROM events WHERE position IN (\(SQLiteVisitorEvents.positionsOfOne)) ORDER BY position DESC LIMIT ?",
+                                           arguments: [shop, id, shop, id, limit]).map(SQLiteEventStore.loggedEvent)
             }
             if let customerId {
                 events += try Row.fetchAll(db, sql: """

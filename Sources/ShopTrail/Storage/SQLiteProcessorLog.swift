@@ -51,7 +51,9 @@ struct SQLiteProcessorLog: ProcessorLog {
         try Int64.fetchOne(db.cachedStatement(sql: "SELECT position FROM processor_position WHERE name = ?"), arguments: [positionName]) ?? 0
     }
 
+    /// Moves the cursor, recording the visitors of the events it moved past (`SQLiteVisitorEvents`).
     static func setPosition(_ db: Database, _ position: Int64) throws {
+        try SQLiteVisitorEvents.record(db, after: try Self.position(db), upTo: position)
         try db.cachedStatement(sql: "INSERT OR REPLACE INTO processor_position (name, position) VALUES (?, ?)").execute(arguments: [positionName, position])
     }
 

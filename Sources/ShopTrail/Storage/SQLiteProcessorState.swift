@@ -101,12 +101,12 @@ final class SQLiteProcessorState: ProcessorState {
 
     func events(shop: String, visitorId: String, names: [String], since: EpochMillis, before position: Int64) throws -> [LoggedEvent] {
         let marks = names.map { _ in "?" }.joined(separator: ",")
-        var args: StatementArguments = [shop, visitorId, position]
+        var args: StatementArguments = [shop, visitorId, shop, visitorId, position]
         args += StatementArguments(names)
         args += [since]
         return try Row.fetchAll(db, sql: """
             SELECT \(SQLiteEventStore.eventColumns) FROM events
-            WHERE shop = ? AND visitor_id = ? AND position < ? AND name IN (\(marks)) AND time >= ? ORDER BY position
+            WHERE position IN (\(SQLiteVisitorEvents.positionsOfOne)) AND position < ? AND name IN (\(marks)) AND time >= ? ORDER BY position
             """, arguments: args).map(SQLiteEventStore.loggedEvent)
     }
 
@@ -229,7 +229,7 @@ final class SQLiteProcessorState: ProcessorState {
             ("carts", try rows("SELECT * FROM carts WHERE shop = ? AND visitor_id IN (\(visitors))", [shop] + args)),
             ("abandonment_timers", try rows("SELECT kind, subject, state, armed_at, due_at, detail FROM abandonment_timers WHERE shop = ? AND (customer_id = ? OR visitor_id IN (\(visitors)))", [shop, customerId] + args,
                                             embedding: ["detail"])),
-            ("events", try rows("SELECT position, source, event_id, name, time, \(SQLiteEventStore.contextColumn), properties FROM events WHERE shop = ? AND visitor_id IN (\(visitors)) ORDER BY position", [shop] + args,
+            ("events", try rows("SELECT position, source, event_id, name, time, \(SQLiteEventStore.contextColumn), properties FROM events WHERE position IN (\(SQLiteVisitorEvents.positions(ofAny: visitors))) ORDER BY position", [shop] + args + [shop] + args,
                                 embedding: ["context", "properties"])),
             ("webhook_deliveries", try rows("SELECT position, name AS topic, event_id, received_at, properties AS payload FROM events WHERE \(Self.webhookMatch) ORDER BY position",
                                             webhookArguments, embedding: ["payload"])),
@@ -276,7 +276,7 @@ final class SQLiteProcessorState: ProcessorState {
         // after the redact), and any other event that carries the email or phone (a pixel checkout of a visitor never linked).
         // Contexts shared by the deleted events (a batch's page context, with its signed customer) go with them.
         for visitor in visitors {
-            report.events += try SQLiteEventStore.deleteEvents(db, where: "shop = ? AND visitor_id = ?", arguments: [shop, visitor])
+            report.events += try SQLiteEventStore.deleteEvents(db, where: "position IN (\(SQLiteVisitorEvents.positionsOfOne))", arguments: [shop, visitor, shop, visitor])
         }
         for needle in r.emails + r.phones.filter({ $0.count >= 7 }) {
             let pattern = "%" + Self.likeEscaped(needle) + "%"

@@ -27,6 +27,7 @@ public struct StoreMigration: Sendable {
     /// SQLite tables that have no PostgreSQL counterpart on purpose, with the reason (shown in the report).
     static let leftBehind: [String: String] = [
         "security_events": "legacy per-event security log, replaced by security_counts (v16); past rows are kept in the SQLite file",
+        "visitor_events": "SQLite's record of each visitor's events (its log has no visitor index); PostgreSQL indexes the log itself (events_visitor)",
     ]
     /// Bookkeeping of each engine, never copied.
     static let ownTables: Set<String> = ["shoptrail_migrations", "grdb_migrations", "sqlite_sequence", "processor_leases"]
