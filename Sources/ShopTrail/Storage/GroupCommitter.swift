@@ -121,6 +121,8 @@ public enum WriteBudget: Sendable, Equatable {
 /// no ingest commit is queued or running, or until it has waited `maxDefer`, so that a saturated
 /// ingest cannot starve the pipeline; background writes go one at a time, so an ingest commit waits
 /// behind at most one background transaction, whose length its caller bounds (`WriteBudget`).
+/// While ingest is saturated (`IngestLoad`) only a real pause or the deadline admits one, and the
+/// deadline keeps background work to a tenth of the writer (`deferral`).
 /// Waiting is woken by the ingest lane going idle (and by the deferral deadline), never polled.
 public final class SQLiteWriteScheduler: Sendable {
     private struct Waiter {

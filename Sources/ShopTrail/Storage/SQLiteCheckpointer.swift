@@ -31,6 +31,8 @@ final class SQLiteCheckpointer: @unchecked Sendable {
     }
 
     /// Replaces SQLite's automatic checkpoint on the writer `connection` by this object's hook.
+    /// The hook holds this object unretained: the caller's `prepareDatabase` closure, which GRDB keeps
+    /// in the connection's configuration until the connection is closed, is what keeps it alive.
     func install(on connection: OpaquePointer) {
         sqlite3_wal_hook(connection, { context, db, name, frames in
             guard let context else { return SQLITE_OK }
