@@ -33,8 +33,8 @@ final class SQLiteProcessorState: ProcessorState {
     }
 
     func recordLink(shop: String, visitorId: String, customerId: String, evidence: LinkEvidence, at: EpochMillis) throws {
-        try db.execute(sql: "INSERT INTO visitor_links (shop, visitor_id, customer_id, evidence, linked_at) VALUES (?, ?, ?, ?, ?)",
-                       arguments: [shop, visitorId, customerId, evidence.rawValue, at])
+        try db.cachedStatement(sql: "INSERT INTO visitor_links (shop, visitor_id, customer_id, evidence, linked_at) VALUES (?, ?, ?, ?, ?)")
+            .execute(arguments: [shop, visitorId, customerId, evidence.rawValue, at])
     }
 
     func customer(shop: String, id: String) throws -> Customer? {
@@ -93,8 +93,8 @@ final class SQLiteProcessorState: ProcessorState {
         let previous = try EpochMillis.fetchOne(db.cachedStatement(sql: "SELECT time FROM product_views WHERE shop = ? AND visitor_id = ? AND product_key = ?"),
                                                 arguments: [shop, visitorId, productKey])
         if previous.map({ time > $0 }) ?? true {
-            try db.execute(sql: "INSERT OR REPLACE INTO product_views (shop, visitor_id, product_key, time) VALUES (?, ?, ?, ?)",
-                           arguments: [shop, visitorId, productKey, time])
+            try db.cachedStatement(sql: "INSERT OR REPLACE INTO product_views (shop, visitor_id, product_key, time) VALUES (?, ?, ?, ?)")
+                .execute(arguments: [shop, visitorId, productKey, time])
         }
         return previous
     }
@@ -128,8 +128,8 @@ final class SQLiteProcessorState: ProcessorState {
     }
 
     func saveResource(shop: String, kind: String, id: String, updatedAt: EpochMillis, body: String?, deleted: Bool) throws {
-        try db.execute(sql: "INSERT OR REPLACE INTO shopify_resources (shop, kind, id, updated_at, body, deleted) VALUES (?, ?, ?, ?, ?, ?)",
-                       arguments: [shop, kind, id, updatedAt, body, deleted])
+        try db.cachedStatement(sql: "INSERT OR REPLACE INTO shopify_resources (shop, kind, id, updated_at, body, deleted) VALUES (?, ?, ?, ?, ?, ?)")
+            .execute(arguments: [shop, kind, id, updatedAt, body, deleted])
     }
 
     func resources(shop: String, kind: String) throws -> [(id: String, updatedAt: EpochMillis, body: String?)] {
