@@ -138,6 +138,43 @@ import Testing
         }
     }
 
+    /// PostgreSQL holds a transaction's visitor rows and Braze operations back to send them together: every
+    /// later statement of the transaction, whichever repository sends it, must still see them.
+    @Test(arguments: StorageEngineUnderTest.allCases)
+    func laterStatementsOfATransactionSeeItsEarlierWrites(engine: StorageEngineUnderTest) async throws {
+        try await engine.withProcessorLog(shops: [Self.shop]) { storage async throws in
+            let state = storage.state
+            var visitor = Visitor(shop: Self.shop, id: "v9", firstSeen: 100)
+            visitor.customerId = "c9"
+            let linked = visitor
+            let cancelled = try await state.write { s -> Int in
+                try s.timers.save(AbandonmentTimer(shop: Self.shop, kind: .browse, subject: "v9", visitorId: "v9", customerId: nil,
+                                                   armedAt: 1, dueAt: 2, detail: "[]"))
+                try s.save(linked)
+                // The visitor's own read, then the timers' cancel, which finds the customer's visitors by their rows.
+                #expect(try s.visitor(shop: Self.shop, id: "v9") == linked)
+                return try s.timers.cancelArmed(shop: Self.shop, kinds: [.browse], visitorIds: [], customerId: "c9", subjects: [],
+                                                except: nil, reason: "test", at: 3).count
+            }
+            #expect(cancelled == 1)
+
+            // Operations enqueued in several calls keep their order; one enqueued and then redacted in the same transaction is gone.
+            let report = try await state.write { s -> RedactionReport in
+                try s.enqueue([Self.operation("op-a", user: "c:c1", payload: "{}"), Self.operation("op-b", user: "c:c2", payload: "{}")])
+                try s.save(Visitor(shop: Self.shop, id: "v10", firstSeen: 1))
+                try s.enqueue([Self.operation("op-c", user: "c:c2", payload: "{}"), Self.operation("op-gone", user: "c:c3", payload: "{}")])
+                let report = try s.redact(shop: Self.shop, CustomerRedaction(customerId: "c3", emails: [], phones: [], orderIds: [], externalIds: [],
+                                                                              before: 1_000))
+                try s.enqueue([Self.operation("op-d", user: "c:c1", payload: "{}")])
+                return report
+            }
+            #expect(report.outbox == 1)
+            let claimed = try await storage.outbox.claim(shop: Self.shop, now: 10_000, limit: 10, leaseMillis: 1_000)
+            #expect(claimed.map(\.operation.id) == ["op-a", "op-b", "op-c", "op-d"])
+            #expect(try await state.read { try $0.visitor(shop: Self.shop, id: "v10") } != nil)
+        }
+    }
+
     @Test(arguments: StorageEngineUnderTest.allCases)
     func enqueueAndTimersCommitWithTheTransaction(engine: StorageEngineUnderTest) async throws {
         struct Refused: Error {}

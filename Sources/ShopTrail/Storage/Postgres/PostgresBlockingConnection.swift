@@ -12,6 +12,9 @@ import PostgresNIO
 final class PostgresBlockingConnection: Sendable {
     let connection: PostgresConnection
     let logger: Logger
+    /// Writes held back to send several as one statement (`PostgresProcessorState`); sent before the
+    /// connection's next statement, whoever sends it, and before the transaction commits.
+    private let heldBack = Mutex<(any PostgresHeldBackWrites)?>(nil)
 
     init(connection: PostgresConnection, logger: Logger) {
         self.connection = connection
@@ -21,9 +24,10 @@ final class PostgresBlockingConnection: Sendable {
     /// Runs `query` and returns its rows.
     @discardableResult
     func rows(_ query: PostgresQuery) throws -> [PostgresRow] {
+        try sendHeldBack()
         // The future-based query, waited for on this (blocking) thread: no task per query, so a round trip
         // costs one hop to the connection's event loop and back rather than three.
-        try wait(for: connection.query(query, logger: logger)).rows
+        return try wait(for: connection.query(query, logger: logger)).rows
     }
 
     /// Waits for `future` (a query on this connection); ends with `PostgresConnectionClosed` once the connection
@@ -44,15 +48,39 @@ final class PostgresBlockingConnection: Sendable {
 
     /// Waits for async `work` on this connection; ends with `PostgresConnectionClosed` once the connection closes.
     func awaitAnswer<T: Sendable>(_ work: @escaping @Sendable () async throws -> T) throws -> T {
+        try sendHeldBack()
         let promise = connection.eventLoop.makePromise(of: T.self)
         promise.completeWithTask(work)
         return try wait(for: promise.futureResult)
+    }
+
+    /// Holds `writes` back until the next statement on this connection or the commit, whichever comes first.
+    func holdBack(_ writes: any PostgresHeldBackWrites) {
+        heldBack.withLock { held in
+            if held == nil { held = writes }
+        }
+    }
+
+    /// Sends the held-back writes now (they send their statements through this connection, which finds none held).
+    func sendHeldBack() throws {
+        guard let writes = heldBack.withLock({ held in defer { held = nil }; return held }) else { return }
+        try writes.send(on: self)
+    }
+
+    /// Forgets the held-back writes of a transaction that is rolled back.
+    func dropHeldBack() {
+        heldBack.withLock { $0 = nil }
     }
 
     /// The first column of each row.
     func column<T: PostgresDecodable & Sendable>(_ query: PostgresQuery, as type: T.Type) throws -> [T] {
         try rows(query).map { try $0.makeRandomAccess()[0].decode(T.self) }
     }
+}
+
+/// Writes a transaction holds back to send together (see `PostgresBlockingConnection.holdBack`).
+protocol PostgresHeldBackWrites: AnyObject, Sendable {
+    func send(on connection: PostgresBlockingConnection) throws
 }
 
 extension PostgresRow {
@@ -71,7 +99,18 @@ extension PostgresDatabase {
         try await transaction { connection in
             let blocking = PostgresBlockingConnection(connection: connection, logger: self.logger)
             return try await withCheckedThrowingContinuation { continuation in
-                Self.blockingQueue.async { continuation.resume(with: Result { try body(blocking) }) }
+                Self.blockingQueue.async {
+                    continuation.resume(with: Result {
+                        do {
+                            let result = try body(blocking)
+                            try blocking.sendHeldBack()
+                            return result
+                        } catch {
+                            blocking.dropHeldBack()
+                            throw error
+                        }
+                    })
+                }
             }
         }
     }

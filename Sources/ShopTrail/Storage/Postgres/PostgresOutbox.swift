@@ -40,18 +40,20 @@ public final class PostgresOutbox: Outbox {
         return added
     }
 
-    /// Enqueues inside the caller's transaction.
+    /// Enqueues inside the caller's transaction, in one statement (ids in the order given: `seq` is each user's order).
     static func enqueue(_ operations: [BrazeOperation], on connection: PostgresConnection, logger: Logger) async throws -> Int {
-        var added = 0
-        for op in operations {
-            let rows = try await connection.query("""
-                INSERT INTO outbox (op_id, shop, user_key, kind, payload, created_at)
-                SELECT \(op.id), \(op.shop), \(op.userKey), \(op.kind.rawValue), \(op.payload), \(op.createdAt)
-                WHERE NOT EXISTS (SELECT 1 FROM outbox_dead WHERE shop = \(op.shop) AND op_id = \(op.id))
-                ON CONFLICT (shop, op_id) DO NOTHING RETURNING seq
-                """, logger: logger).collect()
-            added += rows.count
-        }
+        guard !operations.isEmpty else { return 0 }
+        let rows = try await connection.query("""
+            INSERT INTO outbox (op_id, shop, user_key, kind, payload, created_at)
+            SELECT o.op_id, o.shop, o.user_key, o.kind, o.payload, o.created_at
+            FROM unnest(\(operations.map(\.id))::text[], \(operations.map(\.shop))::text[], \(operations.map(\.userKey))::text[],
+                        \(operations.map(\.kind.rawValue))::text[], \(operations.map(\.payload))::text[], \(operations.map(\.createdAt))::int8[])
+                 WITH ORDINALITY AS o(op_id, shop, user_key, kind, payload, created_at, n)
+            WHERE NOT EXISTS (SELECT 1 FROM outbox_dead d WHERE d.shop = o.shop AND d.op_id = o.op_id)
+            ORDER BY o.n
+            ON CONFLICT (shop, op_id) DO NOTHING RETURNING seq
+            """, logger: logger).collect()
+        let added = rows.count
         // Other instances' forwarders hear of it once this commits (this one's is signalled by the caller).
         if added > 0 { try await connection.query("SELECT pg_notify(\(PostgresDatabase.outboxChannel), '')", logger: logger) }
         return added

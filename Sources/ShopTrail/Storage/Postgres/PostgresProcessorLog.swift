@@ -322,6 +322,7 @@ public final class PostgresProcessorLog: ProcessorLog {
             let done = try await fenced(shop) { connection, state -> Int in
                 let events = try Self.events(connection, shop: shop, limit: limit)
                 guard !events.isEmpty else { return 0 }
+                try state.prefetchVisitors(shop: shop, ids: Set(events.compactMap(\.event.visitorId)))
                 let done = try body(events, state)
                 guard done > 0 else { return 0 }
                 try Self.setPosition(connection, shop: shop, events[min(done, events.count) - 1].position)

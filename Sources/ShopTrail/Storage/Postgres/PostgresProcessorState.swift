@@ -3,25 +3,70 @@ import Synchronization
 
 /// `ProcessorState` inside one PostgreSQL transaction, with the SQLite engine's semantics member by
 /// member (`SQLiteProcessorState`); JSON matching uses `jsonb` where SQLite uses `json_extract`.
-final class PostgresProcessorState: ProcessorState, Sendable {
+///
+/// Every statement is a round trip here, where SQLite answers in microseconds. So what one transaction
+/// (one chunk of the log) reads most is remembered for the transaction: visitors (read for the whole
+/// chunk in one query, `prefetchVisitors`), customers and the shop's uninstall mark; and the writes of
+/// nearly every event, the visitor's row and its Braze operations, are held back and sent as one
+/// statement each (`PostgresBlockingConnection.holdBack`): before the connection's next other
+/// statement, whoever sends it, and before the commit. A statement that reads them therefore sees
+/// them, and the transaction stays all or nothing.
+final class PostgresProcessorState: ProcessorState, PostgresHeldBackWrites, Sendable {
     private let connection: PostgresBlockingConnection
     /// Set when something was enqueued: the caller signals the outbox once the transaction commits.
     private let enqueued = Mutex(false)
+    private let memo = Mutex(Memo())
+
+    /// A row's key within the transaction.
+    private struct Key: Hashable {
+        let shop: String, id: String
+    }
+
+    /// What this transaction knows and holds back. A key present with nil: no such row.
+    private struct Memo {
+        var visitors: [Key: Visitor?] = [:]
+        var customers: [Key: Customer?] = [:]
+        var uninstalled: [String: EpochMillis?] = [:]
+        /// Visitors saved and not sent yet, in the order first saved (a later save replaces its row in place).
+        var unsentVisitors: [Visitor] = []
+        var unsentVisitorIndex: [Key: Int] = [:]
+        var unsentOperations: [BrazeOperation] = []
+    }
+
+    /// Rows per held-back visitor statement (9 parameters each, PostgreSQL takes 65,535).
+    private static let visitorsPerStatement = 1_000
 
     init(_ connection: PostgresBlockingConnection) {
         self.connection = connection
     }
 
-    /// Whether the transaction added Braze operations (signal `outboxFilled` after it commits).
-    var didEnqueue: Bool { enqueued.withLock { $0 } }
+    /// Whether the transaction added Braze operations, or holds some back to add at its commit (signal
+    /// `outboxFilled` after it commits; one that were all known already wakes the forwarder for nothing).
+    var didEnqueue: Bool { enqueued.withLock { $0 } || memo.withLock { !$0.unsentOperations.isEmpty } }
 
-    func visitor(shop: String, id: String) throws -> Visitor? {
-        guard let row = try connection.rows("""
-            SELECT customer_id, linked_at, evidence, has_alias_profile, alias_identified_as, first_seen, last_seen
-            FROM visitors WHERE shop = \(shop) AND visitor_id = \(id)
-            """).first else { return nil }
-        let (customerId, linkedAt, evidence, hasAlias, aliasAs, firstSeen, lastSeen) =
-            try row.decode((String?, Int64?, String?, Bool, String?, Int64, Int64).self)
+    /// Reads the visitors of a chunk's events in one query, so `visitor(shop:id:)` answers them from memory.
+    func prefetchVisitors(shop: String, ids: Set<String>) throws {
+        let wanted = memo.withLock { m in ids.filter { m.visitors[Key(shop: shop, id: $0)] == nil }.sorted() }
+        guard !wanted.isEmpty else { return }
+        var found: [Key: Visitor] = [:]
+        for row in try connection.rows("""
+            SELECT visitor_id, customer_id, linked_at, evidence, has_alias_profile, alias_identified_as, first_seen, last_seen
+            FROM visitors WHERE shop = \(shop) AND visitor_id = ANY(\(wanted))
+            """) {
+            let visitor = try Self.visitor(row, shop: shop)
+            found[Key(shop: shop, id: visitor.id)] = visitor
+        }
+        memo.withLock { m in
+            for id in wanted {
+                let key = Key(shop: shop, id: id)
+                if m.visitors[key] == nil { m.visitors[key] = .some(found[key]) }
+            }
+        }
+    }
+
+    private static func visitor(_ row: PostgresRow, shop: String) throws -> Visitor {
+        let (id, customerId, linkedAt, evidence, hasAlias, aliasAs, firstSeen, lastSeen) =
+            try row.decode((String, String?, Int64?, String?, Bool, String?, Int64, Int64).self)
         var visitor = Visitor(shop: shop, id: id, firstSeen: firstSeen)
         visitor.lastSeen = lastSeen
         visitor.customerId = customerId
@@ -32,14 +77,80 @@ final class PostgresProcessorState: ProcessorState, Sendable {
         return visitor
     }
 
+    func visitor(shop: String, id: String) throws -> Visitor? {
+        let key = Key(shop: shop, id: id)
+        if case .some(let known) = memo.withLock({ $0.visitors[key] }) { return known }
+        let visitor = try connection.rows("""
+            SELECT visitor_id, customer_id, linked_at, evidence, has_alias_profile, alias_identified_as, first_seen, last_seen
+            FROM visitors WHERE shop = \(shop) AND visitor_id = \(id)
+            """).first.map { try Self.visitor($0, shop: shop) }
+        memo.withLock { $0.visitors[key] = .some(visitor) }
+        return visitor
+    }
+
     func save(_ v: Visitor) throws {
-        try connection.rows("""
-            INSERT INTO visitors (shop, visitor_id, customer_id, linked_at, evidence, has_alias_profile, alias_identified_as, first_seen, last_seen)
-            VALUES (\(v.shop), \(v.id), \(v.customerId), \(v.linkedAt), \(v.evidence?.rawValue), \(v.hasAliasProfile), \(v.aliasIdentifiedAs), \(v.firstSeen), \(v.lastSeen))
-            ON CONFLICT (shop, visitor_id) DO UPDATE SET customer_id = excluded.customer_id, linked_at = excluded.linked_at,
-                evidence = excluded.evidence, has_alias_profile = excluded.has_alias_profile, alias_identified_as = excluded.alias_identified_as,
-                first_seen = excluded.first_seen, last_seen = excluded.last_seen
-            """)
+        let key = Key(shop: v.shop, id: v.id)
+        memo.withLock { m in
+            m.visitors[key] = .some(v)
+            if let index = m.unsentVisitorIndex[key] {
+                m.unsentVisitors[index] = v
+            } else {
+                m.unsentVisitorIndex[key] = m.unsentVisitors.count
+                m.unsentVisitors.append(v)
+            }
+        }
+        connection.holdBack(self)
+    }
+
+    /// Sends the held-back visitor rows and Braze operations (`PostgresHeldBackWrites`).
+    func send(on connection: PostgresBlockingConnection) throws {
+        let (visitors, operations) = memo.withLock { m -> ([Visitor], [BrazeOperation]) in
+            defer {
+                m.unsentVisitors = []
+                m.unsentVisitorIndex = [:]
+                m.unsentOperations = []
+            }
+            return (m.unsentVisitors, m.unsentOperations)
+        }
+        var start = 0
+        while start < visitors.count {
+            let slice = visitors[start..<min(start + Self.visitorsPerStatement, visitors.count)]
+            var binds = PostgresBindings(capacity: slice.count * 9)
+            var values: [String] = []
+            for (i, v) in slice.enumerated() {
+                values.append("(" + (1...9).map { "$\(i * 9 + $0)" }.joined(separator: ", ") + ")")
+                binds.append(v.shop)
+                binds.append(v.id)
+                binds.append(v.customerId)
+                binds.append(v.linkedAt)
+                binds.append(v.evidence?.rawValue)
+                binds.append(v.hasAliasProfile)
+                binds.append(v.aliasIdentifiedAs)
+                binds.append(v.firstSeen)
+                binds.append(v.lastSeen)
+            }
+            try connection.rows(PostgresQuery(unsafeSQL: """
+                INSERT INTO visitors (shop, visitor_id, customer_id, linked_at, evidence, has_alias_profile, alias_identified_as, first_seen, last_seen)
+                VALUES \(values.joined(separator: ", "))
+                ON CONFLICT (shop, visitor_id) DO UPDATE SET customer_id = excluded.customer_id, linked_at = excluded.linked_at,
+                    evidence = excluded.evidence, has_alias_profile = excluded.has_alias_profile, alias_identified_as = excluded.alias_identified_as,
+                    first_seen = excluded.first_seen, last_seen = excluded.last_seen
+                """, binds: binds))
+            start += slice.count
+        }
+        guard !operations.isEmpty else { return }
+        let added = try connection.awaitAnswer { try await PostgresOutbox.enqueue(operations, on: connection.connection, logger: connection.logger) }
+        // `PostgresOutbox.enqueue` notified other instances; this one's forwarder is signalled by the caller after commit.
+        if added > 0 { enqueued.withLock { $0 = true } }
+    }
+
+    /// Forgets what the transaction remembered (after a redact deleted rows behind it).
+    private func forgetRemembered() {
+        memo.withLock { m in
+            m.visitors = [:]
+            m.customers = [:]
+            m.uninstalled = [:]
+        }
     }
 
     func recordLink(shop: String, visitorId: String, customerId: String, evidence: LinkEvidence, at: EpochMillis) throws {
@@ -49,20 +160,26 @@ final class PostgresProcessorState: ProcessorState, Sendable {
     }
 
     func customer(shop: String, id: String) throws -> Customer? {
-        guard let row = try connection.rows("""
+        let key = Key(shop: shop, id: id)
+        if case .some(let known) = memo.withLock({ $0.customers[key] }) { return known }
+        let customer = try connection.rows("""
             SELECT email, first_name, last_name, phone, sent_attributes FROM customers WHERE shop = \(shop) AND customer_id = \(id)
-            """).first else { return nil }
-        let (email, firstName, lastName, phone, sent) = try row.decode((String?, String?, String?, String?, String?).self)
-        var customer = Customer(shop: shop, id: id)
-        customer.email = email
-        customer.firstName = firstName
-        customer.lastName = lastName
-        customer.phone = phone
-        customer.sentAttributes = sent
+            """).first.map { row -> Customer in
+            let (email, firstName, lastName, phone, sent) = try row.decode((String?, String?, String?, String?, String?).self)
+            var customer = Customer(shop: shop, id: id)
+            customer.email = email
+            customer.firstName = firstName
+            customer.lastName = lastName
+            customer.phone = phone
+            customer.sentAttributes = sent
+            return customer
+        }
+        memo.withLock { $0.customers[key] = .some(customer) }
         return customer
     }
 
     func save(_ c: Customer) throws {
+        memo.withLock { $0.customers[Key(shop: c.shop, id: c.id)] = .some(c) }
         try connection.rows("""
             INSERT INTO customers (shop, customer_id, email, first_name, last_name, phone, sent_attributes)
             VALUES (\(c.shop), \(c.id), \(c.email), \(c.firstName), \(c.lastName), \(c.phone), \(c.sentAttributes))
@@ -118,16 +235,13 @@ final class PostgresProcessorState: ProcessorState, Sendable {
     }
 
     func swapProductView(shop: String, visitorId: String, productKey: String, time: EpochMillis) throws -> EpochMillis? {
-        let previous = try connection.column("""
-            SELECT time FROM product_views WHERE shop = \(shop) AND visitor_id = \(visitorId) AND product_key = \(productKey)
+        // One round trip: the CTE reads the row as it was before the statement, the upsert moves it only forward.
+        try connection.column("""
+            WITH previous AS (SELECT time FROM product_views WHERE shop = \(shop) AND visitor_id = \(visitorId) AND product_key = \(productKey)),
+            swapped AS (INSERT INTO product_views (shop, visitor_id, product_key, time) VALUES (\(shop), \(visitorId), \(productKey), \(time))
+                ON CONFLICT (shop, visitor_id, product_key) DO UPDATE SET time = excluded.time WHERE product_views.time < excluded.time RETURNING 1)
+            SELECT time FROM previous
             """, as: Int64.self).first
-        if previous.map({ time > $0 }) ?? true {
-            try connection.rows("""
-                INSERT INTO product_views (shop, visitor_id, product_key, time) VALUES (\(shop), \(visitorId), \(productKey), \(time))
-                ON CONFLICT (shop, visitor_id, product_key) DO UPDATE SET time = excluded.time
-                """)
-        }
-        return previous
     }
 
     func events(shop: String, visitorId: String, names: [String], since: EpochMillis, before position: Int64) throws -> [LoggedEvent] {
@@ -173,10 +287,14 @@ final class PostgresProcessorState: ProcessorState, Sendable {
     }
 
     func uninstalledAt(shop: String) throws -> EpochMillis? {
-        try connection.column("SELECT uninstalled_at FROM shop_state WHERE shop = \(shop)", as: Int64?.self).first ?? nil
+        if case .some(let known) = memo.withLock({ $0.uninstalled[shop] }) { return known }
+        let at = try connection.column("SELECT uninstalled_at FROM shop_state WHERE shop = \(shop)", as: Int64?.self).first ?? nil
+        memo.withLock { $0.uninstalled[shop] = .some(at) }
+        return at
     }
 
     func setUninstalled(shop: String, at: EpochMillis?) throws {
+        memo.withLock { $0.uninstalled[shop] = .some(at) }
         try connection.rows("""
             INSERT INTO shop_state (shop, uninstalled_at) VALUES (\(shop), \(at)) ON CONFLICT (shop) DO UPDATE SET uninstalled_at = excluded.uninstalled_at
             """)
@@ -396,6 +514,7 @@ final class PostgresProcessorState: ProcessorState, Sendable {
             OR EXISTS (SELECT 1 FROM unnest(\(r.emails + r.phones.filter { $0.count >= 7 })::text[]) AS n WHERE strpos(lower(body), lower(n)) > 0))
             RETURNING 1
             """).count
+        forgetRemembered()
         return report
     }
 
@@ -414,6 +533,7 @@ final class PostgresProcessorState: ProcessorState, Sendable {
                       "shopify_resources", "outbox", "outbox_dead", "abandonment_timers", "abandonment_cooldowns", "abandonment_counts"] {
             try connection.rows("DELETE FROM \(unescaped: table) WHERE shop = \(shop)")
         }
+        forgetRemembered()
     }
 
     func audit(shop: String, action: String, detail: String, at: EpochMillis) throws {
@@ -433,10 +553,8 @@ final class PostgresProcessorState: ProcessorState, Sendable {
 
     func enqueue(_ operations: [BrazeOperation]) throws {
         guard !operations.isEmpty else { return }
-        let connection = self.connection
-        let added = try connection.awaitAnswer { try await PostgresOutbox.enqueue(operations, on: connection.connection, logger: connection.logger) }
-        // `PostgresOutbox.enqueue` notified other instances; this one's forwarder is signalled by the caller after commit.
-        if added > 0 { enqueued.withLock { $0 = true } }
+        memo.withLock { $0.unsentOperations += operations }
+        connection.holdBack(self)
     }
 
     func securityEvent(shop: String, kind: String, detail: String, at: EpochMillis) throws {
