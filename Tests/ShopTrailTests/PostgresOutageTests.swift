@@ -62,4 +62,16 @@ import Testing
             #expect(try await database.rows("SELECT 1").count == 1)
         }
     }
+
+    /// The silence probe asks after `probeAfter` (10 s) whether the server still has the connection's process:
+    /// a query that is merely slow keeps its connection (silent servers: `test_postgres_instances.py`).
+    @Test func aSlowQueryIsNotTakenForASilentServer() async throws {
+        try await StorageEngineUnderTest.withFreshDatabase { database async throws in
+            let slept = try await database.transaction { connection in
+                try await connection.query("SELECT pg_sleep(13)", logger: database.logger).collect().count
+            }
+            #expect(slept == 1)
+            #expect(database.silence.closedSilent.load(ordering: .relaxed) == 0)
+        }
+    }
 }

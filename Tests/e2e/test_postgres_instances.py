@@ -7,6 +7,8 @@
   instance's shops.
 - PostgreSQL is stopped under load: beacons get 503 with Retry-After while it is down, the server
   recovers by itself when it is back, and nothing acknowledged is lost.
+- Every open connection goes silent, as a failover leaves them: the server finds and closes them and
+  the pipeline goes on.
 """
 import base64
 import collections
@@ -17,6 +19,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -346,3 +349,109 @@ def during_outage(server, pg_dir, shop, acked):
             acked[f"after-{n}"] = str(800000 + n)
         return status == 200
     wait_for(accepted, 180, "beacons accepted again after PostgreSQL is back")
+
+
+class SilencingProxy:
+    """A TCP proxy in front of PostgreSQL. `silence()` makes every connection open now go quiet both ways
+    and keeps it open, as a failover to a new primary or a dropped network leaves a client's connections:
+    nothing is answered and nothing is closed. Connections opened later pass."""
+
+    def __init__(self, target_port):
+        self.target = target_port
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.lock = threading.Lock()
+        self.pairs = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self.listener.accept()
+                upstream = socket.create_connection(("127.0.0.1", self.target), timeout=10)
+                upstream.settimeout(None)
+            except OSError:
+                return
+            pair = {"silent": False, "sockets": (client, upstream)}
+            with self.lock:
+                self.pairs.append(pair)
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b, pair), daemon=True).start()
+
+    @staticmethod
+    def _pipe(a, b, pair):
+        try:
+            while True:
+                data = a.recv(65536)
+                if not data:
+                    break
+                if not pair["silent"]:
+                    b.sendall(data)
+        except OSError:
+            pass
+        if not pair["silent"]:  # a silent pair stays open: that is the point
+            for s in pair["sockets"]:
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def silence(self):
+        with self.lock:
+            for pair in self.pairs:
+                pair["silent"] = True
+            return len(self.pairs)
+
+    def close(self):
+        self.listener.close()
+        with self.lock:
+            for pair in self.pairs:
+                for s in pair["sockets"]:
+                    s.close()
+
+
+def test_connections_the_server_no_longer_answers_on_are_closed_and_the_pipeline_goes_on(tmp_path, own_postgres, sandbox):
+    """A failover as the client sees it: every open connection goes silent (no answer, no close) and the
+    server processes behind them are gone, while new connections reach a server. Without a probe the
+    stages would wait on the silent ones until TCP gives up (about 15 minutes)."""
+    server_url, _ = own_postgres
+    parts = urlsplit(server_url)
+    proxy = SilencingProxy(parts.port)
+    via_proxy = urlunsplit(parts._replace(netloc=parts.netloc.rsplit(":", 1)[0] + f":{proxy.port}"))
+    server = start(tmp_path, "only", via_proxy, sandbox)
+    try:
+        shop = SHOPS[0]
+        acked = {}
+
+        def delivered():
+            products = {e.get("properties", {}).get("product_id") for e in tracked_events(sandbox) if e.get("name") == "ecommerce.product_viewed"}
+            return all(p in products for p in acked.values())
+
+        for n in range(10):
+            status, _, answer = beacon(server.base, shop, "c3000", f"before-silence-{n}", str(600000 + n))
+            assert status == 200, answer
+            acked[f"before-silence-{n}"] = str(600000 + n)
+        wait_for(delivered, 300, "the views before the failover in Braze")
+
+        assert proxy.silence() > 0
+        psql(server_url, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+
+        def accepted(n):
+            def send():
+                try:
+                    status = beacon(server.base, shop, "c3000", f"after-silence-{n}", str(610000 + n))[0]
+                except OSError:
+                    return False
+                return status == 200  # a 503 is the tracker's to resend, as here
+            return send
+        for n in range(10):
+            wait_for(accepted(n), 180, f"beacon {n} accepted after the failover")
+            acked[f"after-silence-{n}"] = str(610000 + n)
+        wait_for(delivered, 300, "the views after the failover in Braze")
+        assert "closing PostgreSQL connections the server no longer answers on" in server.logs()
+        assert server.stop() == 0
+    finally:
+        if server.proc.poll() is None:
+            server.proc.kill()
+            server.proc.wait()
+        proxy.close()

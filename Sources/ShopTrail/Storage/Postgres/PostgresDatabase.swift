@@ -17,6 +17,8 @@ public final class PostgresDatabase: Sendable {
     public let outboxFilled = StageWakeup()
     /// Since when the listener has failed to reach the server; nil while it is connected (or has not tried yet).
     let unreachableSince = Mutex<ContinuousClock.Instant?>(nil)
+    /// Closes pooled connections the server no longer answers on (see `PostgresSilenceWatch`).
+    let silence: PostgresSilenceWatch
     /// Notifications heard from the database (any instance's appends and enqueues), for tests and metrics.
     let notificationsHeard = Mutex((log: 0, outbox: 0))
 
@@ -34,6 +36,9 @@ public final class PostgresDatabase: Sendable {
         configuration.options.maximumConnections = maximumConnections
         configuration.options.connectTimeout = .seconds(5)
         client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        silence = PostgresSilenceWatch(logger: logger) { [url, logger] in
+            try await PostgresConnection.connect(configuration: Self.connectionConfiguration(url), id: 2, logger: logger)
+        }
     }
 
     /// NOTIFY channel of appends to the event log (`PostgresEventStore`), heard by every instance.
@@ -86,9 +91,17 @@ public final class PostgresDatabase: Sendable {
                                         while true {
                                             try await Task.sleep(for: .seconds(5))
                                             let logger = self.logger
-                                            _ = try await Self.untilClosed(connection) {
-                                                try await connection.query("SELECT 1 AS \(unescaped: Self.listenerPing)", logger: logger).collect()
+                                            // A silent server answers neither: the session ends, and the reconnect says whether it is there.
+                                            let ping = await PostgresSilenceWatch.first(within: self.silence.probeTimeout) {
+                                                try await Self.untilClosed(connection) {
+                                                    try await connection.query("SELECT 1 AS \(unescaped: Self.listenerPing)", logger: logger).collect()
+                                                }
                                             }
+                                            if case .answered = ping { continue }
+                                            // Closed here: ending the session sends UNLISTEN, which a silent connection never answers.
+                                            PostgresSilenceWatch.close(connection)
+                                            if case .failed(let error) = ping { throw error }
+                                            throw PostgresConnectionClosed()
                                         }
                                     }
                                     // The first to end (a drop ends them all) ends the connection.
@@ -149,6 +162,10 @@ public final class PostgresDatabase: Sendable {
 
     /// The same server, user and TLS as the pool, for a single connection.
     func connectionConfiguration() throws -> PostgresConnection.Configuration {
+        try Self.connectionConfiguration(url)
+    }
+
+    static func connectionConfiguration(_ url: PostgresURL) throws -> PostgresConnection.Configuration {
         let tls: PostgresConnection.Configuration.TLS
         switch url.tls {
         case .disable: tls = .disable
@@ -177,7 +194,8 @@ public final class PostgresDatabase: Sendable {
     func transaction<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         let logger = logger
         return try await client.withConnection { connection in
-            try await Self.untilClosed(connection) {
+            try await Self.untilClosed(connection, watch: self.silence) {
+                try await self.silence.record(connection)
                 try await connection.query("BEGIN", logger: logger)
                 do {
                     let result = try await body(connection)
@@ -195,8 +213,10 @@ public final class PostgresDatabase: Sendable {
     /// soon as the connection is closed. postgres-nio writes a query to the channel without a write promise:
     /// once a closed channel has dropped its handlers, the query is never answered, and whoever awaits it
     /// waits for ever (the processor did, after an outage at start: docs/postgres.md). A `work` left behind
-    /// that way stays suspended; it holds no thread.
-    static func untilClosed<T: Sendable>(_ connection: PostgresConnection, _ work: @escaping @Sendable () async throws -> T) async throws -> T {
+    /// that way stays suspended; it holds no thread. With `watch`, a wait of `probeAfter` or longer asks
+    /// whether the server still answers on this process's connections (`PostgresSilenceWatch`).
+    static func untilClosed<T: Sendable>(_ connection: PostgresConnection, watch: PostgresSilenceWatch? = nil,
+                                         _ work: @escaping @Sendable () async throws -> T) async throws -> T {
         if connection.isClosed { throw PostgresConnectionClosed() }
         let pending = Mutex<(continuation: CheckedContinuation<T, any Error>?, tasks: [Task<Void, Never>])>((nil, []))
         let finish: @Sendable (Result<T, any Error>) -> Void = { result in
@@ -215,11 +235,17 @@ public final class PostgresDatabase: Sendable {
                 }
                 // Polled, not `closeFuture.whenComplete`: a callback per query would pile up on a long-lived connection.
                 let watchdog = Task {
+                    let clock = ContinuousClock()
+                    var probeAt = watch.map { clock.now + $0.probeAfter }
                     while !Task.isCancelled {
                         try? await Task.sleep(for: .milliseconds(100))
                         if connection.isClosed {
                             finish(.failure(PostgresConnectionClosed()))
                             return
+                        }
+                        if let watch, let at = probeAt, clock.now >= at {
+                            watch.probeSoon(waitingOn: connection)
+                            probeAt = clock.now + watch.probeAfter
                         }
                     }
                 }
@@ -270,7 +296,10 @@ public final class PostgresDatabase: Sendable {
     func rows(_ query: PostgresQuery) async throws -> [PostgresRow] {
         let logger = logger
         return try await client.withConnection { connection in
-            try await Self.untilClosed(connection) { try await connection.query(query, logger: logger).collect() }
+            try await Self.untilClosed(connection, watch: self.silence) {
+                try await self.silence.record(connection)
+                return try await connection.query(query, logger: logger).collect()
+            }
         }
     }
 }
