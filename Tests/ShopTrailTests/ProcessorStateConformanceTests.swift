@@ -175,6 +175,18 @@ import Testing
         }
     }
 
+    /// Two states on one PostgreSQL connection (one transaction) each hold writes back: both are sent.
+    @Test func twoStatesInOneTransactionBothSendWhatTheyHeldBack() async throws {
+        try await StorageEngineUnderTest.withFreshDatabase { database async throws in
+            try await database.blockingTransaction { connection in
+                try PostgresProcessorState(connection).save(Visitor(shop: Self.shop, id: "first", firstSeen: 1))
+                try PostgresProcessorState(connection).save(Visitor(shop: Self.shop, id: "second", firstSeen: 2))
+            }
+            #expect(try await database.read { try $0.visitor(shop: Self.shop, id: "first") } != nil)
+            #expect(try await database.read { try $0.visitor(shop: Self.shop, id: "second") } != nil)
+        }
+    }
+
     @Test(arguments: StorageEngineUnderTest.allCases)
     func enqueueAndTimersCommitWithTheTransaction(engine: StorageEngineUnderTest) async throws {
         struct Refused: Error {}

@@ -14,7 +14,7 @@ final class PostgresBlockingConnection: Sendable {
     let logger: Logger
     /// Writes held back to send several as one statement (`PostgresProcessorState`); sent before the
     /// connection's next statement, whoever sends it, and before the transaction commits.
-    private let heldBack = Mutex<(any PostgresHeldBackWrites)?>(nil)
+    private let heldBack = Mutex<[any PostgresHeldBackWrites]>([])
 
     init(connection: PostgresConnection, logger: Logger) {
         self.connection = connection
@@ -57,19 +57,19 @@ final class PostgresBlockingConnection: Sendable {
     /// Holds `writes` back until the next statement on this connection or the commit, whichever comes first.
     func holdBack(_ writes: any PostgresHeldBackWrites) {
         heldBack.withLock { held in
-            if held == nil { held = writes }
+            if !held.contains(where: { $0 === writes }) { held.append(writes) }
         }
     }
 
     /// Sends the held-back writes now (they send their statements through this connection, which finds none held).
     func sendHeldBack() throws {
-        guard let writes = heldBack.withLock({ held in defer { held = nil }; return held }) else { return }
-        try writes.send(on: self)
+        let writers = heldBack.withLock { held in defer { held = [] }; return held }
+        for writes in writers { try writes.send(on: self) }
     }
 
     /// Forgets the held-back writes of a transaction that is rolled back.
     func dropHeldBack() {
-        heldBack.withLock { $0 = nil }
+        heldBack.withLock { $0 = [] }
     }
 
     /// The first column of each row.
