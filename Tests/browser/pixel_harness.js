@@ -10,6 +10,7 @@ const [code, scenario] = [fs.readFileSync(process.argv[2], 'utf8'), JSON.parse(f
 const subscribers = {};
 const consentListeners = [];
 const sent = [];
+const refused = [];
 const sandbox = {
   analytics: { subscribe: (name, cb) => { (subscribers[name] = subscribers[name] || []).push(cb); } },
   browser: {
@@ -17,6 +18,7 @@ const sandbox = {
     sendBeacon: async (url, body) => {
       sent.push(JSON.parse(body));
       const r = await fetch(url, { method: 'POST', body, headers: { 'Content-Type': 'text/plain;charset=UTF-8', Origin: 'null' } });
+      if (!r.ok) refused.push(`${r.status} ${await r.text()}`);
       return r.ok;
     },
   },
@@ -32,5 +34,5 @@ vm.runInNewContext(code, sandbox, { filename: 'pixel.js' });
     if (step.event) (subscribers[step.event.name] || []).forEach((cb) => cb(step.event));
     await new Promise((r) => setTimeout(r, 300));
   }
-  process.stdout.write(JSON.stringify({ subscribed: Object.keys(subscribers).sort(), sent: sent.length }));
+  process.stdout.write(JSON.stringify({ subscribed: Object.keys(subscribers).sort(), sent: sent.length, refused }));
 })();

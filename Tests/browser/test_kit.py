@@ -6,6 +6,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -177,7 +178,9 @@ def run_pixel(kit, tmp_path, scenario):
 
 def checkout_event(name, event_id, order_id=None):
     return {
-        "id": event_id, "name": name, "type": "standard", "timestamp": "2026-11-23T10:00:00.000Z", "clientId": "a1b2c3d4-e5f6-client",
+        "id": event_id, "name": name, "type": "standard", "clientId": "a1b2c3d4-e5f6-client",
+        # Now, not a fixed date: the collector refuses events more than 7 days old (`event_too_old`).
+        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
         "context": {"document": {"location": {"href": "https://kit-direct.myshopify.com/checkouts/cn/abc"}}},
         "data": {"checkout": {
             "token": "chk_token_123", "email": "ada@example.com", "currencyCode": "EUR",
@@ -212,7 +215,8 @@ def test_custom_pixel_sends_checkout_events_only_with_consent(kit, tmp_path):
         {"consent": True},  # the event seen before consent goes now
         {"event": checkout_event("checkout_completed", "sh-evt-4", order_id="5501234567890")},
     ]
-    assert run_pixel(kit, tmp_path, scenario)["sent"] == 2
+    result = run_pixel(kit, tmp_path, scenario)
+    assert result["sent"] == 2 and result["refused"] == [], result
     evs = wait_for(lambda: (lambda e: e if len(e) == 2 else None)(kit.events(visitor_id="v_from_the_storefront_1")), 10, message="pixel events")
     assert [(e["name"], e["source"], e["event_id"]) for e in evs] == [("checkout_started", "pixel", "px.sh-evt-3"), ("checkout_completed", "pixel", "px.sh-evt-4")]
     done = evs[1]["properties"]
