@@ -304,6 +304,13 @@ public final class PostgresDatabase: Sendable {
     }
 }
 
+extension PostgresQuery {
+    /// `($n+1, …, $n+columns)` for row `row` (from 0) of a multi-row `VALUES` list whose binds go row by row.
+    static func placeholders(row: Int, columns: Int) -> String {
+        "(" + (1...columns).map { "$\(row * columns + $0)" }.joined(separator: ", ") + ")"
+    }
+}
+
 /// The storage could not be opened or reached; `key` is the config key to look at.
 public struct StorageUnavailable: Error, Sendable, CustomStringConvertible {
     public let key: String

@@ -69,8 +69,8 @@ public final class PostgresEventStore: EventStore {
                 var values: [String] = []
                 values.reserveCapacity(slice.count)
                 for (i, row) in slice.enumerated() {
-                    let e = row.event, base = i * 13
-                    values.append("(" + (1...13).map { "$\(base + $0)" }.joined(separator: ", ") + ")")
+                    let e = row.event
+                    values.append(PostgresQuery.placeholders(row: i, columns: 13))
                     binds.append(e.shop)
                     binds.append(e.source.rawValue)
                     binds.append(e.eventId)
@@ -106,8 +106,7 @@ public final class PostgresEventStore: EventStore {
             var contextValues: [String] = []
             for (g, id) in contextId.enumerated() {
                 guard let id, added[g] > 0, let text = shared[g], let shop = groups[g].first?.shop else { continue }
-                let base = contextValues.count * 3
-                contextValues.append("($\(base + 1), $\(base + 2), $\(base + 3))")
+                contextValues.append(PostgresQuery.placeholders(row: contextValues.count, columns: 3))
                 contextBinds.append(id)
                 contextBinds.append(shop)
                 contextBinds.append(text)

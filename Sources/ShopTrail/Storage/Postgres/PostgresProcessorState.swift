@@ -49,10 +49,7 @@ final class PostgresProcessorState: ProcessorState, PostgresHeldBackWrites, Send
         let wanted = memo.withLock { m in ids.filter { m.visitors[Key(shop: shop, id: $0)] == nil }.sorted() }
         guard !wanted.isEmpty else { return }
         var found: [Key: Visitor] = [:]
-        for row in try connection.rows("""
-            SELECT visitor_id, customer_id, linked_at, evidence, has_alias_profile, alias_identified_as, first_seen, last_seen
-            FROM visitors WHERE shop = \(shop) AND visitor_id = ANY(\(wanted))
-            """) {
+        for row in try connection.rows("SELECT \(unescaped: Self.visitorColumns) FROM visitors WHERE shop = \(shop) AND visitor_id = ANY(\(wanted))") {
             let visitor = try Self.visitor(row, shop: shop)
             found[Key(shop: shop, id: visitor.id)] = visitor
         }
@@ -64,6 +61,9 @@ final class PostgresProcessorState: ProcessorState, PostgresHeldBackWrites, Send
         }
     }
 
+    private static let visitorColumns = "visitor_id, customer_id, linked_at, evidence, has_alias_profile, alias_identified_as, first_seen, last_seen"
+
+    /// A row of `visitorColumns`.
     private static func visitor(_ row: PostgresRow, shop: String) throws -> Visitor {
         let (id, customerId, linkedAt, evidence, hasAlias, aliasAs, firstSeen, lastSeen) =
             try row.decode((String, String?, Int64?, String?, Bool, String?, Int64, Int64).self)
@@ -77,15 +77,19 @@ final class PostgresProcessorState: ProcessorState, PostgresHeldBackWrites, Send
         return visitor
     }
 
+    /// The remembered answer for `key`, or `read()`'s, remembered (an absent row too).
+    private func remembered<K: Hashable, V: Sendable>(_ table: WritableKeyPath<Memo, [K: V?]>, _ key: K, read: () throws -> V?) throws -> V? {
+        if case .some(let known) = memo.withLock({ $0[keyPath: table][key] }) { return known }
+        let value = try read()
+        memo.withLock { $0[keyPath: table][key] = .some(value) }
+        return value
+    }
+
     func visitor(shop: String, id: String) throws -> Visitor? {
-        let key = Key(shop: shop, id: id)
-        if case .some(let known) = memo.withLock({ $0.visitors[key] }) { return known }
-        let visitor = try connection.rows("""
-            SELECT visitor_id, customer_id, linked_at, evidence, has_alias_profile, alias_identified_as, first_seen, last_seen
-            FROM visitors WHERE shop = \(shop) AND visitor_id = \(id)
-            """).first.map { try Self.visitor($0, shop: shop) }
-        memo.withLock { $0.visitors[key] = .some(visitor) }
-        return visitor
+        try remembered(\.visitors, Key(shop: shop, id: id)) {
+            try connection.rows("SELECT \(unescaped: Self.visitorColumns) FROM visitors WHERE shop = \(shop) AND visitor_id = \(id)")
+                .first.map { try Self.visitor($0, shop: shop) }
+        }
     }
 
     func save(_ v: Visitor) throws {
@@ -118,7 +122,7 @@ final class PostgresProcessorState: ProcessorState, PostgresHeldBackWrites, Send
             var binds = PostgresBindings(capacity: slice.count * 9)
             var values: [String] = []
             for (i, v) in slice.enumerated() {
-                values.append("(" + (1...9).map { "$\(i * 9 + $0)" }.joined(separator: ", ") + ")")
+                values.append(PostgresQuery.placeholders(row: i, columns: 9))
                 binds.append(v.shop)
                 binds.append(v.id)
                 binds.append(v.customerId)
@@ -160,22 +164,20 @@ final class PostgresProcessorState: ProcessorState, PostgresHeldBackWrites, Send
     }
 
     func customer(shop: String, id: String) throws -> Customer? {
-        let key = Key(shop: shop, id: id)
-        if case .some(let known) = memo.withLock({ $0.customers[key] }) { return known }
-        let customer = try connection.rows("""
-            SELECT email, first_name, last_name, phone, sent_attributes FROM customers WHERE shop = \(shop) AND customer_id = \(id)
-            """).first.map { row -> Customer in
-            let (email, firstName, lastName, phone, sent) = try row.decode((String?, String?, String?, String?, String?).self)
-            var customer = Customer(shop: shop, id: id)
-            customer.email = email
-            customer.firstName = firstName
-            customer.lastName = lastName
-            customer.phone = phone
-            customer.sentAttributes = sent
-            return customer
+        try remembered(\.customers, Key(shop: shop, id: id)) {
+            try connection.rows("""
+                SELECT email, first_name, last_name, phone, sent_attributes FROM customers WHERE shop = \(shop) AND customer_id = \(id)
+                """).first.map { row -> Customer in
+                let (email, firstName, lastName, phone, sent) = try row.decode((String?, String?, String?, String?, String?).self)
+                var customer = Customer(shop: shop, id: id)
+                customer.email = email
+                customer.firstName = firstName
+                customer.lastName = lastName
+                customer.phone = phone
+                customer.sentAttributes = sent
+                return customer
+            }
         }
-        memo.withLock { $0.customers[key] = .some(customer) }
-        return customer
     }
 
     func save(_ c: Customer) throws {
@@ -287,10 +289,9 @@ final class PostgresProcessorState: ProcessorState, PostgresHeldBackWrites, Send
     }
 
     func uninstalledAt(shop: String) throws -> EpochMillis? {
-        if case .some(let known) = memo.withLock({ $0.uninstalled[shop] }) { return known }
-        let at = try connection.column("SELECT uninstalled_at FROM shop_state WHERE shop = \(shop)", as: Int64?.self).first ?? nil
-        memo.withLock { $0.uninstalled[shop] = .some(at) }
-        return at
+        try remembered(\.uninstalled, shop) {
+            try connection.column("SELECT uninstalled_at FROM shop_state WHERE shop = \(shop)", as: Int64?.self).first ?? nil
+        }
     }
 
     func setUninstalled(shop: String, at: EpochMillis?) throws {
