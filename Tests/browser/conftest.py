@@ -219,3 +219,26 @@ def browser():
     driver.set_page_load_timeout(30)
     yield driver
     driver.quit()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """On a failure, what a rare flake needs to be understood: the server's refusals and the page's beacons."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when != "call" or not report.failed:
+        return
+    kit, driver = item.funcargs.get("kit"), item.funcargs.get("browser")
+    if kit:
+        lines = (kit.tmp / "server.log").read_text(errors="replace").splitlines()
+        notable = [l for l in lines if re.search(r"refused|level=(warning|error|critical)", l)]
+        report.sections.append(("server log: refusals, warnings, errors (last 40)", "\n".join(notable[-40:]) or "(none)"))
+    if driver:
+        try:
+            sent = driver.execute_script("""
+                return location.href + '\\n' + performance.getEntriesByType('resource')
+                  .filter(function (e) { return /\\/v1\\/batch|cart\\.js/.test(e.name); })
+                  .map(function (e) { return e.initiatorType + ' ' + e.name + ' status=' + e.responseStatus + ' at=' + Math.round(e.startTime) + 'ms'; }).join('\\n');""")
+        except Exception as err:  # the page may be gone; the report must still be written
+            sent = f"(could not ask the page: {err})"
+        report.sections.append(("the page's cart reads and beacons", sent))
