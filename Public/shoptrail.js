@@ -93,7 +93,7 @@
   function track(name, props) {
     if (!on) return;
     var b = queue[queue.length - 1];
-    if (!b || b.c !== ctx || b.v !== visitor || b.e.length > 19) queue.push(b = { v: visitor, s: session, c: ctx, e: [] });
+    if (!b || b.c !== ctx || b.v !== visitor || b.e.length > 19 || b.f) queue.push(b = { v: visitor, s: session, c: ctx, e: [] });
     b.e.push({ id: Date.now().toString(36) + '.' + rand(10), name: name, time: now(), properties: props });
     store('s', { i: session, t: Date.now() });
     save();
@@ -127,6 +127,9 @@
       if (navigator.sendBeacon(cfg.endpoint, text)) return 1;
     } catch (e) {}
     try {
+      // Marked in flight: track() starts a new batch rather than add to this one, whose answer
+      // takes it out of the queue with every event it holds by then.
+      b.f = 1;
       nativeFetch(cfg.endpoint, { method: 'POST', body: text, keepalive: 1, credentials: 'omit' }).then(function (r) {
         // 4xx means this batch can never be accepted: drop it rather than wedge the queue.
         if (r.status < 500 && events == b.e) {
