@@ -290,6 +290,13 @@ class StorefrontHandler(BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
+    def parse_request(self):
+        # One handler serves every request of a keep-alive connection: the session cookie goes out with
+        # the answer to the request that made the session, not with every later answer on the connection
+        # (that re-set an older session's cookie, and a cart's lines landed in two carts).
+        self.new_session = None
+        return super().parse_request()
+
     def cookies(self):
         c = SimpleCookie(self.headers.get("Cookie", ""))
         return {k: v.value for k, v in c.items()}
@@ -350,6 +357,9 @@ class StorefrontHandler(BaseHTTPRequestHandler):
         if path == "/__settings":
             headers = [("Set-Cookie", f"st_{k}={v[0]}; Path=/") for k, v in query.items()]
             return self.send(200, "settings saved", "text/plain", headers)
+        if path == "/favicon.ico":
+            # The browser asks for it on its own, racing the next navigation: it must not make a second cart.
+            return self.send(404, "not found", "text/plain")
         if path == "/assets/theme.js":
             return self.send(200, (THEME / "assets" / "theme.js").read_text(), "application/javascript")
         if path == "/__braze/sdk.js":

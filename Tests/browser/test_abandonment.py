@@ -55,7 +55,7 @@ def test_an_abandoned_cart_reaches_braze_once_and_its_restore_url_rebuilds_the_c
     assert restore.path.startswith("/cart/") and not restore.query
 
     # Another device (no cookies, an empty cart) follows the link on the test storefront.
-    # A cart read the last page left in flight may set the cart cookie again after it was deleted: retry until empty.
+    # Retried until empty: a request the last page left in flight may still land after the cookies were deleted.
     def fresh_device():
         browser.delete_all_cookies()
         go(browser, sf, "/")

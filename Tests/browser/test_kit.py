@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 import time
+from http.client import HTTPConnection
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from liquid import DictLoader, Environment
 
 import size_check
 from conftest import ADMIN_TOKEN, ROOT, SHOPS, binary, http, wait_for
-from storefront import CUSTOMER, COLLECTION, PRODUCTS, f_hmac_sha256, f_image_url, f_json, f_money, product_drop
+from storefront import CUSTOMER, COLLECTION, PRODUCTS, Storefront, f_hmac_sha256, f_image_url, f_json, f_money, product_drop
 
 
 def test_committed_build_is_fresh():
@@ -271,3 +272,27 @@ def test_custom_pixel_sends_checkout_events_only_with_consent(kit, tmp_path):
     assert done["client_id"] == "a1b2c3d4-e5f6-client" and done["total_price"] == 64.8 and done["line_items"][0]["variant_id"] == "44012345678901"
     assert evs[1]["context"]["source"] == "custom_pixel" and evs[1]["context"]["shop"] == SHOPS["direct"]["domain"]
     assert evs[0]["properties"]["order_id"] is None
+
+
+def test_the_test_storefront_sets_its_session_cookie_once_per_new_session():
+    # The harness the browser tests stand on: a keep-alive connection whose first request made a session
+    # must not re-set that session's cookie on later answers (a browser holding another session's cookie
+    # then had its cart lines split between two carts), and the browser's own favicon request makes none.
+    sf = Storefront("harness.myshopify.com", "").start()
+    try:
+        conn = HTTPConnection("127.0.0.1", sf.port, timeout=10)
+
+        def get(path, cookie=None):
+            conn.request("GET", path, headers={"Cookie": cookie} if cookie else {})
+            resp = conn.getresponse()
+            resp.read()
+            return resp.getheader("Set-Cookie")
+
+        assert get("/favicon.ico") is None
+        made = get("/cart.js")
+        assert made and made.startswith("st_session=")
+        assert get("/cart.js", cookie="st_session=another") is not None  # an unknown session: a new one
+        assert get("/cart.js", cookie=made.split(";")[0]) is None
+        conn.close()
+    finally:
+        sf.stop()
