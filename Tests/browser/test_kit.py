@@ -62,33 +62,45 @@ TRICKY_CART = (
 )
 
 
-def test_ids_are_read_from_the_cart_text_exactly(tmp_path):
-    # The built tracker in node with a fake page: consent given, no storage, /cart.js answering TRICKY_CART.
-    node = shutil.which("node")
-    if not node:
-        pytest.skip("node is not installed")
-    probe = tmp_path / "cart.js"
-    probe.write_text("""
+# The built tracker in node on a fake page: consent given, no storage, every /cart.js read answered by
+# `cartAnswer()`. A probe's `before` defines cartAnswer and `page` (navigator, fetch); its `after` drives the
+# tracker through `w.ShopTrail` and prints JSON.
+FAKE_PAGE = """
 const vm = require('vm'), fs = require('fs');
-const beacons = [];
 const config = JSON.stringify({ write_key: 'k', endpoint: '/v1/batch', cart: '/cart.js', context: { page: { type: 'index' } } });
 class XMLHttpRequest {
   open() {}
-  send() { this.status = 200; this.responseText = process.argv[3]; setTimeout(() => this.onloadend(), 0); }
+  send() { this.status = 200; this.responseText = cartAnswer(); setTimeout(() => this.onloadend(), 0); }
 }
-const w = vm.createContext({
+const w = vm.createContext(Object.assign({
   document: { getElementById: () => ({ getAttribute: () => config }), addEventListener() {}, cookie: '', title: 't', referrer: '' },
   location: { href: 'https://shop.example/', protocol: 'https:' }, addEventListener() {},
-  navigator: { sendBeacon: (url, body) => beacons.push(JSON.parse(body)) },
   Shopify: { customerPrivacy: { analyticsProcessingAllowed: () => true } },
   XMLHttpRequest, crypto: require('crypto').webcrypto, setTimeout, clearTimeout, URL,
-});
+}, page));
 w.window = w;
 vm.runInContext(fs.readFileSync(process.argv[2], 'utf8'), w);
+"""
+
+
+def run_tracker_in_node(tmp_path, before, after, *args):
+    node = shutil.which("node")
+    if not node:
+        pytest.skip("node is not installed")
+    probe = tmp_path / "probe.js"
+    probe.write_text(before + FAKE_PAGE + after)
+    tracker = str(ROOT / "Public" / "shoptrail.min.js")
+    return json.loads(subprocess.run([node, str(probe), tracker, *args], capture_output=True, text=True, check=True).stdout)
+
+
+def test_ids_are_read_from_the_cart_text_exactly(tmp_path):
+    beacons = run_tracker_in_node(tmp_path, """
+const beacons = [], cartAnswer = () => process.argv[3];
+const page = { navigator: { sendBeacon: (url, body) => beacons.push(JSON.parse(body)) } };
+""", """
 setTimeout(() => { w.ShopTrail.flush(); console.log(JSON.stringify(beacons)); }, 50);
-""")
-    out = subprocess.run([node, str(probe), str(ROOT / "Public" / "shoptrail.min.js"), TRICKY_CART], capture_output=True, text=True, check=True).stdout
-    events = [e for b in json.loads(out) for e in b["events"]]
+""", TRICKY_CART)
+    events = [e for b in beacons for e in b["events"]]
     cart = next(e for e in events if e["name"] == "cart_updated")["properties"]
     expected = json.loads(TRICKY_CART)["items"][0]
     item = cart["items"][0]
@@ -101,33 +113,19 @@ setTimeout(() => { w.ShopTrail.flush(); console.log(JSON.stringify(beacons)); },
 
 
 def test_events_tracked_while_a_fetch_is_in_flight_are_sent_after_it(tmp_path):
-    # The built tracker in node, where sendBeacon refuses (a full beacon queue, a blocked API): each batch goes by
-    # fetch, whose answer is held back. Events tracked before that answer must not ride on the batch already sent,
-    # or they leave the queue with it, unsent.
-    node = shutil.which("node")
-    if not node:
-        pytest.skip("node is not installed")
-    probe = tmp_path / "fetch.js"
-    probe.write_text("""
-const vm = require('vm'), fs = require('fs');
+    # sendBeacon refuses (a full beacon queue, a blocked API): each batch goes by fetch, whose answer is held
+    # back. Events tracked before that answer must not ride on the batch already sent, or they leave the
+    # queue with it, unsent.
+    sent = run_tracker_in_node(tmp_path, """
 const sent = [], answers = [];
 const carts = [{ token: 'c1-a', items: [], item_count: 0 },
   { token: 'c1-a', item_count: 1, items: [{ key: 'v1:k', variant_id: 1, product_id: 2, quantity: 1 }] }];
-const config = JSON.stringify({ write_key: 'k', endpoint: '/v1/batch', cart: '/cart.js', context: { page: { type: 'index' } } });
-class XMLHttpRequest {
-  open() {}
-  send() { this.status = 200; this.responseText = JSON.stringify(carts.shift() || carts[0]); setTimeout(() => this.onloadend(), 0); }
-}
-const w = vm.createContext({
-  document: { getElementById: () => ({ getAttribute: () => config }), addEventListener() {}, cookie: '', title: 't', referrer: '' },
-  location: { href: 'https://shop.example/', protocol: 'https:' }, addEventListener() {},
+const cartAnswer = () => JSON.stringify(carts.length > 1 ? carts.shift() : carts[0]);
+const page = {
   navigator: { sendBeacon: () => false },
   fetch: (url, init) => { sent.push(JSON.parse(init.body).events.map((e) => e.name)); return new Promise((ok) => answers.push(ok)); },
-  Shopify: { customerPrivacy: { analyticsProcessingAllowed: () => true } },
-  XMLHttpRequest, crypto: require('crypto').webcrypto, setTimeout, clearTimeout, URL,
-});
-w.window = w;
-vm.runInContext(fs.readFileSync(process.argv[2], 'utf8'), w);
+};
+""", """
 const later = (ms) => new Promise((ok) => setTimeout(ok, ms));
 (async () => {
   await later(50);
@@ -140,8 +138,6 @@ const later = (ms) => new Promise((ok) => setTimeout(ok, ms));
   console.log(JSON.stringify(sent));
 })();
 """)
-    out = subprocess.run([node, str(probe), str(ROOT / "Public" / "shoptrail.min.js")], capture_output=True, text=True, check=True).stdout
-    sent = json.loads(out)
     assert sent[0] == ["page_viewed", "cart_updated"], sent
     # The add, tracked while the first fetch was in flight, is sent after it: not lost with the first batch.
     assert [n for batch in sent[1:] for n in batch] == ["product_added_to_cart", "cart_updated"], sent
