@@ -1,6 +1,8 @@
 // Runs a generated Custom Pixel in Node with stand-ins for Shopify's pixel globals (analytics,
 // browser, init, customerPrivacy), then replays the events in the scenario file through it.
-// browser.sendBeacon posts for real (Node's fetch) to the endpoint baked into the pixel.
+// browser.sendBeacon posts for real (Node's fetch) to the endpoint baked into the pixel; with
+// "beacon": "refuse" in the scenario it resolves false, as when the browser would not queue it, and
+// the pixel's own fetch (counted as `fetched`) must carry the event.
 // Usage: node pixel_harness.js pixel.js scenario.json
 'use strict';
 const fs = require('fs');
@@ -11,11 +13,13 @@ const subscribers = {};
 const consentListeners = [];
 const sent = [];
 const refused = [];
+let fetched = 0;
 const sandbox = {
   analytics: { subscribe: (name, cb) => { (subscribers[name] = subscribers[name] || []).push(cb); } },
   browser: {
     cookie: { get: async (name) => (scenario.cookies || {})[name] || '' },
     sendBeacon: async (url, body) => {
+      if (scenario.beacon === 'refuse') return false;
       sent.push(JSON.parse(body));
       const r = await fetch(url, { method: 'POST', body, headers: { 'Content-Type': 'text/plain;charset=UTF-8', Origin: 'null' } });
       if (!r.ok) refused.push(`${r.status} ${await r.text()}`);
@@ -24,7 +28,13 @@ const sandbox = {
   },
   init: scenario.init,
   customerPrivacy: { subscribe: (name, cb) => { if (name === 'visitorConsentCollected') consentListeners.push(cb); } },
-  JSON, Promise, Date, Math, String, Number, Array, Object, RegExp, fetch, console,
+  fetch: async (url, init) => {
+    fetched += 1;
+    const r = await fetch(url, { method: init.method, body: init.body });
+    if (!r.ok) refused.push(`${r.status} ${await r.text()}`);
+    return r;
+  },
+  JSON, Promise, Date, Math, String, Number, Array, Object, RegExp, console,
 };
 vm.runInNewContext(code, sandbox, { filename: 'pixel.js' });
 
@@ -34,5 +44,5 @@ vm.runInNewContext(code, sandbox, { filename: 'pixel.js' });
     if (step.event) (subscribers[step.event.name] || []).forEach((cb) => cb(step.event));
     await new Promise((r) => setTimeout(r, 300));
   }
-  process.stdout.write(JSON.stringify({ subscribed: Object.keys(subscribers).sort(), sent: sent.length, refused }));
+  process.stdout.write(JSON.stringify({ subscribed: Object.keys(subscribers).sort(), sent: sent.length, fetched, refused }));
 })();

@@ -270,6 +270,21 @@ def test_custom_pixel_sends_checkout_events_only_with_consent(kit, tmp_path):
     assert evs[0]["properties"]["order_id"] is None
 
 
+def test_custom_pixel_posts_what_the_beacon_would_not_queue(kit, tmp_path):
+    # Shopify's browser.sendBeacon resolves false when the browser would not queue the beacon: the
+    # checkout event then goes by the pixel's own fetch rather than nowhere.
+    scenario = {
+        "beacon": "refuse",
+        "cookies": {"shoptrail_v": "v_pixel_beacon_refused"},
+        "init": {"customerPrivacy": {"analyticsProcessingAllowed": True}, "data": {"customer": None}},
+        "steps": [{"event": checkout_event("checkout_started", "sh-evt-refused")}],
+    }
+    result = run_pixel(kit, tmp_path, scenario)
+    assert (result["sent"], result["fetched"], result["refused"]) == (0, 1, []), result
+    evs = wait_for(lambda: kit.events(visitor_id="v_pixel_beacon_refused"), 10, message="the fetched pixel event")
+    assert [(e["name"], e["event_id"]) for e in evs] == [("checkout_started", "px.sh-evt-refused")]
+
+
 def test_the_test_storefront_sets_its_session_cookie_once_per_new_session():
     # The harness the browser tests stand on: a keep-alive connection whose first request made a session
     # must not re-set that session's cookie on later answers (a browser holding another session's cookie

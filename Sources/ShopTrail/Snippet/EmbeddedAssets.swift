@@ -169,8 +169,12 @@ enum EmbeddedAssets {
         events: [{ id: 'px.' + (id(event.id, 56) || Date.now().toString(36) + Math.random().toString(36).slice(2, 8)),
           name: event.name, time: event.timestamp || new Date().toISOString(), properties: properties(event) }]
       });
-      if (typeof browser !== 'undefined' && browser.sendBeacon) return browser.sendBeacon(ENDPOINT, body);
-      return fetch(ENDPOINT, { method: 'POST', body: body, keepalive: true, credentials: 'omit' });
+      var post = function () {
+        return fetch(ENDPOINT, { method: 'POST', body: body, keepalive: true, credentials: 'omit' });
+      };
+      // The pixel's sendBeacon resolves false when the browser would not queue the beacon: post it instead.
+      if (typeof browser === 'undefined' || !browser.sendBeacon) return post();
+      return Promise.resolve(browser.sendBeacon(ENDPOINT, body)).then(function (queued) { return queued || post(); });
     }).catch(function () {});
   }
 
