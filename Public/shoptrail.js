@@ -127,9 +127,6 @@
       if (navigator.sendBeacon(cfg.endpoint, text)) return 1;
     } catch (e) {}
     try {
-      // Marked in flight: track() starts a new batch rather than add to this one, whose answer
-      // takes it out of the queue with every event it holds by then.
-      b.f = 1;
       nativeFetch(cfg.endpoint, { method: 'POST', body: text, keepalive: 1, credentials: 'omit' }).then(function (r) {
         // 4xx means this batch can never be accepted: drop it rather than wedge the queue.
         if (r.status < 500 && events == b.e) {
@@ -139,6 +136,9 @@
           save();
         }
       }, Object); // a failed fetch stays queued (Object: a no-op that keeps the rejection handled)
+      // In flight (a fetch that threw is not): track() starts a new batch rather than add to this
+      // one, whose answer takes it out of the queue with every event it holds by then.
+      b.f = 1;
     } catch (e) {}
   }
 
