@@ -14,6 +14,12 @@ const consentListeners = [];
 const sent = [];
 const refused = [];
 let fetched = 0;
+// Posts for real; a refusal is recorded with the server's answer.
+async function post(url, init) {
+  const r = await fetch(url, init);
+  if (!r.ok) refused.push(`${r.status} ${await r.text()}`);
+  return r;
+}
 const sandbox = {
   analytics: { subscribe: (name, cb) => { (subscribers[name] = subscribers[name] || []).push(cb); } },
   browser: {
@@ -21,18 +27,14 @@ const sandbox = {
     sendBeacon: async (url, body) => {
       if (scenario.beacon === 'refuse') return false;
       sent.push(JSON.parse(body));
-      const r = await fetch(url, { method: 'POST', body, headers: { 'Content-Type': 'text/plain;charset=UTF-8', Origin: 'null' } });
-      if (!r.ok) refused.push(`${r.status} ${await r.text()}`);
-      return r.ok;
+      return (await post(url, { method: 'POST', body, headers: { 'Content-Type': 'text/plain;charset=UTF-8', Origin: 'null' } })).ok;
     },
   },
   init: scenario.init,
   customerPrivacy: { subscribe: (name, cb) => { if (name === 'visitorConsentCollected') consentListeners.push(cb); } },
   fetch: async (url, init) => {
     fetched += 1;
-    const r = await fetch(url, { method: init.method, body: init.body });
-    if (!r.ok) refused.push(`${r.status} ${await r.text()}`);
-    return r;
+    return post(url, { method: init.method, body: init.body });
   },
   JSON, Promise, Date, Math, String, Number, Array, Object, RegExp, console,
 };

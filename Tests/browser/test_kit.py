@@ -18,6 +18,14 @@ from conftest import ADMIN_TOKEN, ROOT, SHOPS, binary, http, wait_for
 from storefront import CUSTOMER, COLLECTION, PRODUCTS, Storefront, f_hmac_sha256, f_image_url, f_json, f_money, product_drop
 
 
+def node_or_skip():
+    """The node binary that runs the built tracker and the pixel; the test is skipped without it."""
+    node = shutil.which("node")
+    if not node:
+        pytest.skip("node is not installed")
+    return node
+
+
 def test_committed_build_is_fresh():
     result = subprocess.run([sys.executable, str(ROOT / "scripts" / "build-tracker"), "--check"], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -34,9 +42,7 @@ def test_tracker_is_within_its_size_budget(capsys):
 def test_tracker_parses_as_es2017_and_uses_one_global(tmp_path, script):
     # node --check parses the build; a sandboxed run shows that loading it defines only window.ShopTrail
     # (the Braze loader lives in the tracker's namespace too).
-    node = shutil.which("node")
-    if not node:
-        pytest.skip("node is not installed")
+    node = node_or_skip()
     assert subprocess.run([node, "--check", str(ROOT / "Public" / script)]).returncode == 0
     probe = tmp_path / "probe.js"
     probe.write_text("""
@@ -84,9 +90,7 @@ vm.runInContext(fs.readFileSync(process.argv[2], 'utf8'), w);
 
 
 def run_tracker_in_node(tmp_path, before, after, *args):
-    node = shutil.which("node")
-    if not node:
-        pytest.skip("node is not installed")
+    node = node_or_skip()
     probe = tmp_path / "probe.js"
     probe.write_text(before + FAKE_PAGE + after)
     tracker = str(ROOT / "Public" / "shoptrail.min.js")
@@ -208,9 +212,7 @@ def test_tracker_is_served_gzip_cacheable_and_versioned(kit):
 
 
 def run_pixel(kit, tmp_path, scenario):
-    node = shutil.which("node")
-    if not node:
-        pytest.skip("node is not installed")
+    node = node_or_skip()
     _, _, code = http("GET", f"{kit.base}/v1/shops/{SHOPS['direct']['domain']}/pixel.js", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
     (tmp_path / "pixel.js").write_bytes(code)
     (tmp_path / "scenario.json").write_text(json.dumps(scenario))
